@@ -1,0 +1,75 @@
+"""treadle.thread_core: the Python 3.14 ``_thread`` API on CPython 3.10 and later.
+
+Low-level threading: starting threads, joinable thread handles, locks, thread-local
+data, OS thread names. Most programs want ``treadle.threading``, which is built on this.
+How other treadle packages share interpreter state with the stdlib's ``threading`` is
+in :mod:`treadle.thread_core.runtime`.
+"""
+
+from . import _excepthook as _eh
+from . import _native, _osname, _threads, runtime
+from ._local import local
+from ._locks import RLock, lock
+from ._misc import exit, interrupt_main, stack_size
+from ._native import (
+    TIMEOUT_MAX,
+    LockType,
+    PythonFinalizationError,
+    allocate_lock,
+    daemon_threads_allowed,
+    get_ident,
+    get_native_id,
+)
+from ._threads import start_joinable_thread, start_new_thread
+
+# Private names of the stdlib's _thread that programs and CPython's own tests use.
+_ExceptHookArgs = _eh.ExceptHookArgs
+_excepthook = _eh.excepthook
+_is_main_interpreter = _native.is_main_interpreter
+_get_main_thread_ident = _native.main_thread_ident
+_NAME_MAXLEN = _osname.NAME_MAXLEN
+_get_name = _osname.get_name
+_set_name = _osname.set_name
+_ThreadHandle = _threads.ThreadHandle
+_count = _threads.count
+_shutdown = _threads.shutdown
+_local = local
+
+error = RuntimeError
+"""The exception ``_thread`` raises: since Python 3.3, :exc:`RuntimeError` itself."""
+
+allocate = allocate_lock
+start_new = start_new_thread
+exit_thread = exit
+
+if _set_name is not None:
+    set_name = _set_name
+
+__all__ = [
+    "TIMEOUT_MAX",
+    "LockType",
+    "PythonFinalizationError",
+    "RLock",
+    "allocate",
+    "allocate_lock",
+    "daemon_threads_allowed",
+    "error",
+    "exit",
+    "exit_thread",
+    "get_ident",
+    "get_native_id",
+    "interrupt_main",
+    "local",
+    "lock",
+    "runtime",
+    "stack_size",
+    "start_joinable_thread",
+    "start_new",
+    "start_new_thread",
+]
+if _set_name is not None:
+    __all__ += ["set_name"]
+
+for _fn in (start_new_thread, start_joinable_thread, stack_size, interrupt_main, exit, _count):
+    _fn.__module__ = __name__
+del _fn

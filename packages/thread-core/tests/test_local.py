@@ -1,0 +1,134 @@
+"""Thread-local data."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from treadle import thread_core
+
+WAIT = 30.0
+
+
+def _in_thread(fn: Callable[[], Any]) -> Any:
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(fn()))
+    t.start()
+    t.join(WAIT)
+    assert not t.is_alive()
+    return out[0]
+
+
+class _Box:
+    pass
+
+
+def test_each_thread_sees_its_own_attributes() -> None:
+    data = thread_core.local()
+    data.x = 1
+
+    def other() -> tuple[bool, int]:
+        missing = not hasattr(data, "x")
+        data.x = 2
+        return missing, data.x
+
+    assert _in_thread(other) == (True, 2)
+    assert data.x == 1
+    assert data.__dict__ == {"x": 1}
+
+
+def test_subclass_init_runs_once_per_thread_with_arguments() -> None:
+    calls: list[tuple[int, Any]] = []
+
+    class Counter(thread_core.local):
+        def __init__(self, start: int, *, step: int = 1) -> None:
+            calls.append((threading.get_ident(), start))
+            self.value = start
+            self.step = step
+
+        def bump(self) -> int:
+            self.value += self.step
+            return self.value
+
+    c = Counter(10, step=5)
+    assert c.bump() == 15
+    assert _in_thread(c.bump) == 15
+    assert c.value == 15
+    assert len(calls) == 2
+    assert calls[0][0] != calls[1][0]
+
+
+def test_arguments_without_init_are_refused() -> None:
+    with pytest.raises(TypeError, match="Initialization arguments are not supported"):
+        thread_core.local(1)
+
+
+def test_descriptors_and_class_attributes() -> None:
+    class Sub(thread_core.local):
+        default = "class"
+
+        @property
+        def shout(self) -> str:
+            return str(self.default).upper()
+
+    s = Sub()
+    assert s.default == "class"
+    s.default = "mine"
+    assert s.shout == "MINE"
+    assert _in_thread(lambda: s.shout) == "CLASS"
+    with pytest.raises(AttributeError):
+        s.shout = "x"  # type: ignore[misc]
+    del s.default
+    assert s.default == "class"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = s.nothing
+    with pytest.raises(AttributeError):
+        del s.nothing
+
+
+def test_dict_is_read_only() -> None:
+    data = thread_core.local()
+    with pytest.raises(AttributeError, match="read-only"):
+        data.__dict__ = {}
+
+
+def test_values_die_with_their_thread() -> None:
+    data = thread_core.local()
+    stored: list[weakref.ref[_Box]] = []
+
+    def store() -> None:
+        box = _Box()
+        data.box = box
+        stored.append(weakref.ref(box))
+
+    _in_thread(store)
+    # The thread was joined: its state is gone, and with it its dictionary.
+    gc.collect()
+    assert stored[0]() is None
+
+
+def test_values_die_with_the_local() -> None:
+    data = thread_core.local()
+    box = _Box()
+    data.box = box
+    ref = weakref.ref(box)
+    del box
+    data.me = data  # a cycle through the thread's dict
+    del data
+    gc.collect()
+    assert ref() is None
+
+
+def test_cannot_be_pickled() -> None:
+    with pytest.raises(TypeError):
+        pickle.dumps(thread_core.local())
+
+
+def test_underscore_local_alias() -> None:
+    assert thread_core._local is thread_core.local

@@ -1,0 +1,101 @@
+"""The interface other treadle packages use to live beside the stdlib."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from typing import Any
+
+import pytest
+
+from treadle import thread_core
+from treadle.thread_core import runtime
+
+WAIT = 30.0
+
+
+class _Owner:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.daemon = False
+        self.alive = True
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_published_thread_is_seen_by_the_stdlib() -> None:
+    owner = _Owner("treadle-worker")
+    seen: dict[str, Any] = {}
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    log = logging.getLogger("treadle.test.runtime")
+    handler = Keep()
+    log.addHandler(handler)
+
+    def job() -> None:
+        runtime.publish_current_thread(owner)
+        try:
+            current = threading.current_thread()
+            seen["name"] = current.name
+            seen["listed"] = current in threading.enumerate()
+            seen["hidden"] = current not in runtime.stdlib_threads()
+            seen["owner"] = runtime.owner_of(current)
+            owner.name = "renamed"
+            seen["renamed"] = current.name
+            log.warning("hello")
+        finally:
+            runtime.unpublish_current_thread()
+        seen["after"] = threading.current_thread().name
+
+    try:
+        handle = thread_core.start_joinable_thread(job)
+        handle.join(WAIT)
+    finally:
+        log.removeHandler(handler)
+    assert seen["name"] == "treadle-worker"
+    assert seen["listed"] is True
+    assert seen["hidden"] is True
+    assert seen["owner"] is owner
+    assert seen["renamed"] == "renamed"
+    assert records[0].threadName == "renamed"
+    assert seen["after"] != "renamed"
+    assert runtime.owner_of(threading.main_thread()) is None
+
+
+def test_bad_callbacks() -> None:
+    with pytest.raises(TypeError, match="callback must be callable"):
+        runtime.at_thread_join(1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="callback must be callable"):
+        runtime.after_fork_in_child(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_after_fork_callback_runs_in_child_only() -> None:
+    ran: list[int] = []
+    runtime.after_fork_in_child(lambda: ran.append(os.getpid()))
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(write_fd, b"yes" if ran == [os.getpid()] else b"no")
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        assert os.read(read_fd, 8) == b"yes"
+    finally:
+        os.close(read_fd)
+        os.waitpid(pid, 0)
+    assert ran == []

@@ -1,0 +1,66 @@
+"""tools/check_isolation.py: the cheap paths (the full run builds wheels and venvs)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from tools import check_isolation
+from tools.tests._tree import make_tree
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="the repository tools need Python 3.11+ (tomllib)"
+)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    return make_tree(tmp_path / "repo")
+
+
+def test_members_whose_python_floor_excludes_the_interpreter_are_skipped(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for pyproject in (tree / "packages").glob("*/pyproject.toml"):
+        pyproject.write_text(pyproject.read_text().replace(">=3.10", ">=3.99"))
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    argv = ["--root", str(tree), "--wheels", str(wheels), sys.executable]
+    assert check_isolation.main(argv) == 0
+    out = capsys.readouterr().out
+    version = ".".join(map(str, sys.version_info[:2]))
+    for dist in ("treadle-contextvars", "treadle-thread-core", "treadle-threading"):
+        assert f"skip {version:<5} {dist}: requires-python >=3.99 excludes" in out
+    assert out.rstrip().endswith("check_isolation: ok")
+
+
+def test_a_wheel_that_was_not_built_here_cannot_be_installed(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    argv = ["--root", str(tree), "--wheels", str(wheels), "--member", "contextvars"]
+    assert check_isolation.main([*argv, sys.executable]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out
+    assert "treadle-contextvars: pip install --no-index treadle-contextvars (exit 1)" in out
+    assert "treadle-threading" not in out
+    assert out.rstrip().endswith("check_isolation: 1 failure(s)")
+
+
+def test_unknown_member(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--root", str(tree), "--member", "treadle-nope", sys.executable]
+    assert check_isolation.main(argv) == 1
+    assert "FAIL nope: no such member" in capsys.readouterr().out
+
+
+def test_interpreter_that_does_not_run(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    missing = str(tmp_path / "no-python")
+    argv = ["--root", str(tree), "--wheels", str(wheels), missing]
+    assert check_isolation.main(argv) == 1
+    assert f"FAIL {missing}: cannot run {missing}" in capsys.readouterr().out

@@ -1,0 +1,361 @@
+"""tools/check_layout.py: passes on good trees, names each kind of breakage."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from tools import check_layout
+from tools.check_layout import Requirement, Version, check, find_cycle, specifier_admits
+from tools.tests._tree import make_member, make_tree, write, write_root
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="the repository tools need Python 3.11+ (tomllib)"
+)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = make_tree(tmp_path / "repo")
+    assert check(root) == []
+    return root
+
+
+def _one(problems: list[str], pattern: str) -> None:
+    assert any(re.search(pattern, p) for p in problems), problems
+
+
+def test_real_tree_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_layout.main([]) == 0, capsys.readouterr().out
+    assert "ok" in capsys.readouterr().out
+
+
+def test_main_reports_and_exits_1(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tree / "packages/threading/src/treadle/threading/py.typed").unlink()
+    assert check_layout.main(["--root", str(tree)]) == 1
+    out = capsys.readouterr()
+    assert "packages/threading: missing src/treadle/threading/py.typed" in out.out
+    assert "1 problem" in out.err
+
+
+def test_missing_py_typed(tree: Path) -> None:
+    (tree / "packages/contextvars/src/treadle/contextvars/py.typed").unlink()
+    assert check(tree) == ["packages/contextvars: missing src/treadle/contextvars/py.typed"]
+
+
+def test_namespace_init(tree: Path) -> None:
+    write(tree / "packages/thread-core/src/treadle/__init__.py", "")
+    _one(check(tree), r"^packages/thread-core: src/treadle/__init__\.py must not exist")
+
+
+def test_namespace_py_typed_and_stray_entries(tree: Path) -> None:
+    write(tree / "packages/thread-core/src/treadle/py.typed", "")
+    write(tree / "packages/thread-core/src/treadle/extra/__init__.py", "")
+    problems = check(tree)
+    _one(problems, r"src/treadle/py\.typed must not exist")
+    _one(problems, r"src/treadle/extra must not exist")
+
+
+def test_wrong_leaf_folder(tree: Path) -> None:
+    src = tree / "packages/thread-core/src/treadle"
+    (src / "thread_core").rename(src / "threadcore")
+    problems = check(tree)
+    _one(problems, r"missing src/treadle/thread_core/__init__\.py")
+    _one(problems, r"src/treadle/threadcore must not exist")
+
+
+def test_wrong_distribution_name(tree: Path) -> None:
+    path = tree / "packages/contextvars/pyproject.toml"
+    path.write_text(path.read_text().replace('"treadle-contextvars"', '"treadle-ctx"'))
+    _one(check(tree), r"project\.name is 'treadle-ctx', expected 'treadle-contextvars'")
+
+
+def test_undeclared_sibling_import(tree: Path) -> None:
+    write(
+        tree / "packages/contextvars/src/treadle/contextvars/_impl.py",
+        "from treadle.thread_core import start_new_thread\n",
+    )
+    assert check(tree) == [
+        "packages/contextvars/src/treadle/contextvars/_impl.py:1: imports "
+        "treadle.thread_core but treadle-thread-core is not a declared dependency"
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import treadle.queue",
+        "import treadle.queue.sub as q",
+        "from treadle.queue import Queue",
+        "from treadle import queue",
+    ],
+)
+def test_every_import_form_is_seen(tree: Path, line: str) -> None:
+    write(tree / "packages/threading/src/treadle/threading/_x.py", f"def f():\n    {line}\n")
+    _one(check(tree), r"_x\.py:2: imports treadle\.queue but treadle-queue is not a declared")
+
+
+def test_relative_and_own_imports_are_fine(tree: Path) -> None:
+    write(
+        tree / "packages/threading/src/treadle/threading/_x.py",
+        "from . import VALUE\nfrom treadle.threading import VALUE as V\nimport treadle\n",
+    )
+    assert check(tree) == []
+
+
+def test_tests_may_import_transitive_dependencies(tmp_path: Path) -> None:
+    root = make_tree(
+        tmp_path,
+        {
+            "thread-core": (),
+            "contextvars": (),
+            "threading": ("thread-core", "contextvars"),
+            "queue": ("threading",),
+        },
+    )
+    write(root / "packages/queue/tests/test_more.py", "import treadle.thread_core\n")
+    assert check(root) == []
+    write(root / "packages/queue/src/treadle/queue/_y.py", "import treadle.thread_core\n")
+    _one(check(root), r"queue/_y\.py:1: imports treadle\.thread_core")
+
+
+def test_pin_not_admitting_sibling_version(tree: Path) -> None:
+    path = tree / "packages/thread-core/pyproject.toml"
+    path.write_text(path.read_text().replace('version = "0.1.0"', 'version = "0.2.0"'))
+    assert check(tree) == [
+        "packages/threading: dependencies pin treadle-thread-core>=0.1,<0.2 does not admit "
+        "the in-tree version 0.2.0 of packages/thread-core"
+    ]
+
+
+def test_unpinned_sibling(tree: Path) -> None:
+    path = tree / "packages/threading/pyproject.toml"
+    path.write_text(
+        path.read_text().replace('"treadle-contextvars>=0.1,<0.2"', '"treadle-contextvars"')
+    )
+    assert check(tree) == [
+        "packages/threading: dependencies treadle-contextvars has no version pin"
+    ]
+
+
+def test_cycle(tree: Path) -> None:
+    path = tree / "packages/thread-core/pyproject.toml"
+    path.write_text(
+        path.read_text().replace("dependencies = []", 'dependencies = ["treadle-threading>=0.1"]')
+    )
+    problems = check(tree)
+    assert (
+        "dependency cycle: treadle-thread-core -> treadle-threading -> treadle-thread-core"
+        in problems
+    )
+    _one(problems, r"thread-core: dependencies on siblings are treadle-threading, DESIGN\.md says")
+
+
+def test_graph_differs_from_design(tree: Path) -> None:
+    path = tree / "packages/threading/pyproject.toml"
+    path.write_text(path.read_text().replace(', "treadle-contextvars>=0.1,<0.2"', ""))
+    (tree / "packages/threading/src/treadle/threading/__init__.py").write_text(
+        '"""Doc."""\n__all__ = ["VALUE"]\nVALUE = 9\n'
+    )
+    assert check(tree) == [
+        "packages/threading: dependencies on siblings are treadle-thread-core, DESIGN.md says "
+        "treadle-contextvars, treadle-thread-core"
+    ]
+
+
+def test_unknown_member_and_unknown_sibling(tree: Path) -> None:
+    make_member(tree, "extra", ["nothere"])
+    write_root(tree, ["thread-core", "contextvars", "threading", "extra"])
+    problems = check(tree)
+    _one(problems, r"packages/extra: not in DESIGN\.md's table")
+    _one(problems, r"packages/extra: dependencies names treadle-nothere, which is not a member")
+
+
+def test_optional_extras(tmp_path: Path) -> None:
+    members = {
+        "thread-core": (),
+        "contextvars": (),
+        "threading": ("thread-core", "contextvars"),
+        "queue": ("threading",),
+        "multiprocessing": ("threading", "queue"),
+        "futures": ("threading", "queue", "contextvars"),
+    }
+    root = make_tree(tmp_path, members)
+    futures = root / "packages/futures"
+    write(
+        futures / "src/treadle/futures/_proc.py", "def f():\n    import treadle.multiprocessing\n"
+    )
+    problems = check(root)
+    _one(problems, r"_proc\.py:2: imports treadle\.multiprocessing")
+    _one(
+        problems,
+        r"futures: optional sibling dependencies are \(none\), DESIGN\.md says "
+        r"\[process\] treadle-multiprocessing",
+    )
+    path = futures / "pyproject.toml"
+    path.write_text(
+        path.read_text()
+        + '\n[project.optional-dependencies]\nprocess = ["treadle-multiprocessing>=0.1,<0.2"]\n'
+    )
+    # An optional dependency may be imported (guarded); [interpreters] is not in the tree.
+    assert check(root) == []
+
+
+def test_classifiers_and_wheel_target(tree: Path) -> None:
+    path = tree / "packages/contextvars/pyproject.toml"
+    text = path.read_text()
+    text = text.replace('  "Programming Language :: Python :: 3.12",\n', "")
+    text = text.replace('  "Typing :: Typed",\n', "")
+    text = text.replace('packages = ["src/treadle"]', 'packages = ["src/treadle/contextvars"]')
+    path.write_text(text)
+    problems = check(tree)
+    _one(problems, r"contextvars: classifiers lack 'Typing :: Typed'")
+    _one(problems, r"contextvars: classifiers lack 'Programming Language :: Python :: 3\.12'")
+    _one(problems, r"contextvars: \[tool\.hatch\.build\.targets\.wheel\] must say")
+    assert len(problems) == 3
+
+
+def test_classifiers_follow_the_floor(tree: Path) -> None:
+    path = tree / "packages/contextvars/pyproject.toml"
+    path.write_text(path.read_text().replace(">=3.10", ">=3.13"))
+    problems = check(tree)
+    assert problems == [
+        "packages/contextvars: classifier 'Programming Language :: Python :: 3.10' is below "
+        "requires-python 13",
+        "packages/contextvars: classifier 'Programming Language :: Python :: 3.11' is below "
+        "requires-python 13",
+        "packages/contextvars: classifier 'Programming Language :: Python :: 3.12' is below "
+        "requires-python 13",
+    ]
+
+
+def test_readme_license_tests(tree: Path) -> None:
+    member = tree / "packages/contextvars"
+    (member / "README.md").unlink()
+    (member / "LICENSE").unlink()
+    (member / "tests/test_contextvars.py").unlink()
+    write(member / "tests/__init__.py", "")
+    assert check(tree) == [
+        "packages/contextvars: missing README.md",
+        "packages/contextvars: missing LICENSE",
+        "packages/contextvars: tests/ holds no test_*.py file",
+        "packages/contextvars: tests/__init__.py must not exist "
+        "(tests run with --import-mode=importlib)",
+    ]
+
+
+def test_root_lists_out_of_sync(tree: Path) -> None:
+    write_root(tree, ["thread-core", "threading", "queue"])
+    assert check(tree) == [
+        "pyproject.toml: tool.mypy.mypy_path lacks packages/contextvars/src",
+        "pyproject.toml: tool.mypy.mypy_path lists packages/queue/src, which does not exist",
+        "pyproject.toml: tool.hatch.envs.solo.sources lacks treadle-contextvars",
+        "pyproject.toml: tool.hatch.envs.solo.sources lists treadle-queue, not in packages/",
+        "pyproject.toml: the solo matrix pkg lacks 'contextvars'",
+        "pyproject.toml: the solo matrix pkg lists 'queue', not in packages/",
+    ]
+
+
+def test_dunder_all(tree: Path) -> None:
+    init = tree / "packages/contextvars/src/treadle/contextvars/__init__.py"
+    init.write_text('"""Doc."""\nVALUE = 1\n')
+    assert check(tree) == ["packages/contextvars: src/treadle/contextvars/__init__.py: no __all__"]
+    init.write_text(
+        '"""Doc."""\n'
+        "from ._impl import A, B as C\n"
+        "import os.path\n"
+        "try:\n    from ._fast import D\nexcept ImportError:\n    D = None\n"
+        "if True:\n    def E(): pass\nclass F: pass\n"
+        "G: int = 1\n"
+        '__all__ = ["A", "C", "D", "E", "F", "G", "os", "B", "H"]\n'
+        '__all__ += ["A"]\n'
+    )
+    assert check(tree) == [
+        "packages/contextvars: src/treadle/contextvars/__init__.py: __all__ lists 'B', "
+        "which the module does not define",
+        "packages/contextvars: src/treadle/contextvars/__init__.py: __all__ lists 'H', "
+        "which the module does not define",
+        "packages/contextvars: src/treadle/contextvars/__init__.py: __all__ lists A more than once",
+    ]
+
+
+def test_umbrella(tree: Path) -> None:
+    umbrella = tree / "packages/treadle"
+    write(
+        umbrella / "pyproject.toml",
+        '[project]\nname = "treadle"\nversion = "0.1.0"\n'
+        'dependencies = ["treadle-thread-core>=0.1,<0.2", "treadle-contextvars>=0.2"]\n',
+    )
+    write(umbrella / "README.md", "# treadle\n")
+    write(umbrella / "LICENSE", "MIT\n")
+    write(umbrella / "src/treadle/x.py", "")
+    assert check(tree) == [
+        "packages/treadle: dependencies pin treadle-contextvars>=0.2 does not admit the "
+        "in-tree version 0.1.0 of packages/contextvars",
+        "packages/treadle: the umbrella distribution has no code, found src/treadle/x.py",
+        "packages/treadle: the umbrella does not depend on treadle-threading",
+    ]
+
+
+def test_find_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"a"}}) == ["a", "a"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "version", "admitted"),
+    [
+        (">=0.1,<0.2", "0.1.0", True),
+        (">=0.1,<0.2", "0.1.9", True),
+        (">=0.1,<0.2", "0.2.0", False),
+        (">=0.1,<0.2", "0.0.9", False),
+        (">=0.1,<0.2", "0.2.0a1", False),
+        (">=0.1,<0.2", "0.1.0rc1", False),
+        ("<=0.1", "0.1.0", True),
+        (">0.1", "0.1.0.post1", False),
+        (">0.1", "0.1.1", True),
+        ("==0.1", "0.1.0", True),
+        ("==0.1.*", "0.1.7", True),
+        ("==0.1.*", "0.2.0", False),
+        ("!=0.1.3", "0.1.3", False),
+        ("!=0.1.*", "0.2", True),
+        ("~=0.1.2", "0.1.9", True),
+        ("~=0.1.2", "0.2.0", False),
+        ("~=0.1", "0.9", True),
+        ("~=0.1", "1.0", False),
+        ("", "5", True),
+        (">=3.10", "3.10.13", True),
+        (">=3.13", "3.12.1", False),
+        (">=1.0.dev0", "1.0a1", True),
+    ],
+)
+def test_specifier_admits(spec: str, version: str, admitted: bool) -> None:
+    assert specifier_admits(spec, version) is admitted
+
+
+@pytest.mark.parametrize("bad", ["=>0.1", "~=1", ">=one"])
+def test_specifier_rejects_what_it_does_not_understand(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"unsupported|'~='"):
+        specifier_admits(bad, "1.0")
+
+
+def test_version_ordering() -> None:
+    order = ["1.0.dev1", "1.0a1", "1.0b2", "1.0rc1", "1.0", "1.0.post1", "1.0.1"]
+    keys = [Version.parse(v).key() for v in order]
+    assert keys == sorted(keys)
+    assert Version.parse("1.0").key() == Version.parse("1.0.0").key()
+
+
+def test_requirement_parsing() -> None:
+    req = Requirement.parse("Treadle_Queue[a, b] >=0.1,<0.2 ; python_version >= '3.11'")
+    assert (req.name, req.extras, req.specifier, req.marker) == (
+        "treadle-queue",
+        ("a", "b"),
+        ">=0.1,<0.2",
+        "python_version >= '3.11'",
+    )
+    assert Requirement.parse("treadle-queue (>=0.1)").specifier == ">=0.1"
+    assert Requirement.parse("x @ file:///tmp/x").url == "file:///tmp/x"
