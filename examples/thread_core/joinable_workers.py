@@ -6,6 +6,8 @@ per-thread counter in thread-local data, and adds its result under a lock.
 
 from __future__ import annotations
 
+import functools
+
 from treadle import thread_core
 
 results: dict[str, int] = {}
@@ -25,7 +27,7 @@ def worker(name: str, numbers: range) -> None:
 
 handles = [
     thread_core.start_joinable_thread(
-        lambda i=i: worker(f"squares-{i}", range(i * 1000, (i + 1) * 1000))
+        functools.partial(worker, f"squares-{i}", range(i * 1000, (i + 1) * 1000))
     )
     for i in range(4)
 ]
@@ -35,4 +37,4 @@ for handle in handles:
 for name in sorted(results):
     print(f"{name}: {results[name]}")
 assert sum(results.values()) == sum(n * n for n in range(4000))
-print("all workers joined; main thread never saw a worker's scratch:", not hasattr(scratch, "total"))
+print("all workers joined; the main thread has no scratch total:", not hasattr(scratch, "total"))
