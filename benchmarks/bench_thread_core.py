@@ -40,22 +40,27 @@ def _treadle_start_join(n: int) -> float:
     return time.perf_counter() - t0
 
 
-def _stdlib_primitive_start_join(n: int) -> float:
-    if sys.version_info >= (3, 13):
+if sys.version_info >= (3, 13):
+
+    def _stdlib_primitive_start_join(n: int) -> float:
         start = _thread.start_joinable_thread
         t0 = time.perf_counter()
         for _ in range(n):
             start(_noop).join()
         return time.perf_counter() - t0
-    # Before 3.13 _thread has no joinable threads: the closest primitive is a thread
-    # that releases a lock as its last act.
-    t0 = time.perf_counter()
-    for _ in range(n):
-        done = _thread.allocate_lock()
-        done.acquire()
-        _thread.start_new_thread(done.release, ())
-        done.acquire()
-    return time.perf_counter() - t0
+
+else:
+
+    def _stdlib_primitive_start_join(n: int) -> float:
+        # Before 3.13 _thread has no joinable threads: the closest primitive is a thread
+        # that releases a lock as its last act.
+        t0 = time.perf_counter()
+        for _ in range(n):
+            done = _thread.allocate_lock()
+            done.acquire()
+            _thread.start_new_thread(done.release, ())
+            done.acquire()
+        return time.perf_counter() - t0
 
 
 def _stdlib_thread_start_join(n: int) -> float:
