@@ -1,0 +1,206 @@
+"""Start-up hook of a conformance venv: puts treadle modules in place of stdlib ones.
+
+The conformance tool copies this file into the site-packages of its venvs as
+``_treadle_conformance_hook.py`` next to a ``.pth`` file that imports it, so it runs at the
+start of every interpreter of the venv: the test process, multiprocessing spawn and
+forkserver children, and ``sys.executable`` helpers started with ``-I``/``-E`` (the venv's
+site-packages is processed even then).
+
+The substitution spec is JSON, read from the environment variable ``TREADLE_CONFORMANCE_SPEC``
+or, when the variable is absent (helpers that start children with a clean environment), from
+``_treadle_conformance_spec.json`` next to this file, which the tool writes for one run and
+removes afterwards. An empty variable, or no variable and no file, means "no substitution"
+(the baseline run). Keys of the spec:
+
+``substitute``  {stdlib name: treadle module name}
+``preload``     stdlib modules imported for real first, so they keep the real modules
+``src``         folders added to ``sys.path`` (the treadle packages' ``src``)
+``log``         file to which every process appends one JSON line: proof that it ran
+
+This module must run on every Python the tool drives (3.10 and later) and import as little as
+possible when there is no spec, so a baseline process is not disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not imported at run time: keep start-up light
+    from types import ModuleType
+    from typing import Any
+
+ENV_VAR = "TREADLE_CONFORMANCE_SPEC"
+SPEC_FILE_NAME = "_treadle_conformance_spec.json"
+
+SPEC: dict[str, Any] | None = None
+"""The spec in force in this process, or None (baseline or no hook configuration)."""
+SPEC_SOURCE: str | None = None
+"""Where the spec came from: "env" or "file"."""
+ERROR: str | None = None
+"""Why the substitution failed in this process, or None."""
+ACTIVE: dict[str, ModuleType] = {}
+"""stdlib name -> the treadle module put in its place."""
+REAL: dict[str, ModuleType] = {}
+"""stdlib name -> the real stdlib module, when it had been imported (for the proof)."""
+
+
+def _load_spec() -> tuple[dict[str, Any] | None, str | None]:
+    raw = os.environ.get(ENV_VAR)
+    source = "env"
+    if raw is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SPEC_FILE_NAME)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                raw = stream.read()
+        except FileNotFoundError:
+            return None, None
+        source = "file"
+    if not raw.strip():
+        return None, None
+    import json
+
+    spec = json.loads(raw)
+    if not isinstance(spec, dict) or not isinstance(spec.get("substitute"), dict):
+        raise ValueError(f"malformed {ENV_VAR} spec: {raw[:200]!r}")
+    return spec, source
+
+
+def _target_name(mapping: dict[str, str], fullname: str) -> str | None:
+    """The treadle module name that stands for the stdlib module *fullname*, or None."""
+    if fullname in mapping:
+        return mapping[fullname]
+    best: str | None = None
+    for std in mapping:
+        if fullname.startswith(std + ".") and (best is None or len(std) > len(best)):
+            best = std
+    if best is None:
+        return None
+    return mapping[best] + fullname[len(best) :]
+
+
+class _Loader:
+    """Hands out an already imported treadle module under the stdlib name."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.own_spec = getattr(module, "__spec__", None)
+
+    def create_module(self, spec: object) -> ModuleType:
+        return self.module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The import system has just set __spec__ to the stdlib-named spec: give the treadle
+        # module its own back, so it stays what it is (reload, pickling by module, reprs).
+        if self.own_spec is not None:
+            module.__spec__ = self.own_spec
+
+
+class _Finder:
+    """Meta-path finder: ``import <stdlib name>`` (or a submodule) gets the treadle module.
+
+    Used when the name is not (or no longer) in ``sys.modules``, e.g. by
+    ``test.support.import_helper.import_fresh_module``, which removes it before importing.
+    """
+
+    def __init__(self, mapping: dict[str, str]) -> None:
+        self.mapping = mapping
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> Any:
+        name = _target_name(self.mapping, fullname)
+        if name is None:
+            return None
+        import importlib
+        import importlib.machinery
+
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            # Never fall through to the real stdlib module: that would test the stdlib.
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r} (treadle conformance: {name!r} does not exist)",
+                name=fullname,
+            ) from None
+        loader: Any = _Loader(module)  # duck-typed: importlib.abc would import typing
+        return importlib.machinery.ModuleSpec(
+            fullname, loader, is_package=hasattr(module, "__path__")
+        )
+
+
+def install(spec: dict[str, Any]) -> None:
+    """Put the treadle modules of *spec* in place of the stdlib ones in this process."""
+    import importlib
+
+    for folder in spec.get("src", []):
+        if folder not in sys.path:
+            sys.path.append(folder)
+    for name in spec.get("preload", []):
+        importlib.import_module(name)
+    mapping: dict[str, str] = dict(spec["substitute"])
+    # Import treadle's modules first: they may import the real stdlib modules themselves
+    # (thread_core imports the real _thread) and must get the real ones.
+    modules = {std: importlib.import_module(tre) for std, tre in mapping.items()}
+    for std in mapping:
+        real = sys.modules.get(std)
+        if real is not None and real is not modules[std]:
+            REAL[std] = real
+        # Submodules of the real module imported so far must not be found in sys.modules.
+        for key in [k for k in sys.modules if k.startswith(std + ".")]:
+            del sys.modules[key]
+    for std, module in modules.items():
+        sys.modules[std] = module
+        parent, _, child = std.rpartition(".")
+        if parent:
+            setattr(importlib.import_module(parent), child, module)
+        ACTIVE[std] = module
+    sys.meta_path.insert(0, _Finder(mapping))
+
+
+def _log(spec: dict[str, Any]) -> None:
+    path = spec.get("log")
+    if not path:
+        return
+    import json
+
+    record = {
+        "pid": os.getpid(),
+        "ppid": os.getppid(),
+        "argv": list(getattr(sys, "orig_argv", sys.argv)),
+        "source": SPEC_SOURCE,
+        "ok": ERROR is None,
+        "error": ERROR,
+        "substituted": {std: module.__name__ for std, module in ACTIVE.items()},
+    }
+    line = (json.dumps(record) + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        return
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _main() -> None:
+    global SPEC, SPEC_SOURCE, ERROR
+    try:
+        SPEC, SPEC_SOURCE = _load_spec()
+    except Exception as exc:
+        ERROR = f"{type(exc).__name__}: {exc}"
+        sys.stderr.write(f"treadle conformance hook: bad spec: {ERROR}\n")
+        return
+    if SPEC is None:
+        return
+    try:
+        install(SPEC)
+    except BaseException as exc:
+        ERROR = f"{type(exc).__name__}: {exc}"
+        sys.stderr.write(f"treadle conformance hook: substitution failed: {ERROR}\n")
+    _log(SPEC)
+
+
+_main()
