@@ -29,6 +29,11 @@ def _installed() -> list[str]:
 
 INSTALLED = _installed()
 
+# Public names deliberately left out of __all__, as the stdlib leaves them out of its own.
+NOT_IN_ALL = {
+    "threading": {"activeCount", "currentThread"},  # deprecated camelCase aliases
+}
+
 
 def _leaf(member: str) -> ModuleType:
     return importlib.import_module(f"treadle.{member.replace('-', '_')}")
@@ -64,7 +69,7 @@ def test_all_is_complete_and_public(member: str) -> None:
         assert not name.startswith("_"), f"private name {name} in __all__"
     public = {n for n in vars(module) if not n.startswith("_")} - {"annotations"}
     submodules = {n for n, v in vars(module).items() if isinstance(v, ModuleType)}
-    missing = public - set(names) - submodules
+    missing = public - set(names) - submodules - NOT_IN_ALL.get(member, set())
     assert not missing, f"public names missing from __all__: {sorted(missing)}"
 
 

@@ -99,3 +99,53 @@ def test_after_fork_callback_runs_in_child_only() -> None:
         os.close(read_fd)
         os.waitpid(pid, 0)
     assert ran == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_published_thread_that_forks_becomes_the_childs_main_thread() -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import os, sys, threading, warnings
+        from treadle import thread_core
+        from treadle.thread_core import runtime
+
+        class Owner:
+            name = "forker"
+            daemon = False
+            def is_alive(self): return True
+            def join(self, timeout=None): pass
+
+        def job():
+            runtime.publish_current_thread(Owner())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                # Only this thread lives in the child, so no interpreter exit will run
+                # there: run the stdlib's exit step for threads by hand, on its main
+                # thread, which is this one.
+                try:
+                    print("child main:", threading.main_thread().name, flush=True)
+                    threading._shutdown()
+                except BaseException as exc:
+                    print("child failed:", repr(exc), flush=True)
+                    os._exit(1)
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            print("child status:", os.waitstatus_to_exitcode(status), flush=True)
+            runtime.unpublish_current_thread()
+
+        thread_core.start_joinable_thread(job).join()
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "child main: forker" in proc.stdout
+    assert "child status: 0" in proc.stdout
+    assert "Exception ignored" not in proc.stderr, proc.stderr

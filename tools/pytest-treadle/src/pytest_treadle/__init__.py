@@ -116,10 +116,50 @@ def leaks_since(before: Snapshot, after: Snapshot) -> dict[str, list[str]]:
     fds = sorted(after.fds - before.fds)
     if fds:
         leaks["fd"] = [f"descriptor {fd} -> {target}" for fd, target in fds]
-    shm = sorted(after.shm - before.shm)
+    shm = sorted(_not_foreign(after.shm - before.shm))
     if shm:
         leaks["shm"] = [f"segment {_SHM}/{name}" for name in shm]
     return leaks
+
+
+def _not_foreign(names: frozenset[str]) -> set[str]:
+    """Drop the segments that another program on the machine holds open or mapped.
+
+    /dev/shm is shared by every process: a segment that appears during a test may
+    belong to an unrelated program running at the same time (another test run using
+    multiprocessing, say). One that a process outside this one and its children has
+    open or mapped is that program's, not a leak of this test.
+    """
+    if not names:
+        return set()
+    mine = {os.getpid(), *_children()}
+    paths = {f"{_SHM}/{name}": name for name in names}
+    foreign: set[str] = set()
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return set(names)
+    for pid in pids:
+        if pid in mine:
+            continue
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                maps = f.read()
+        except OSError:
+            maps = ""
+        foreign.update(name for path, name in paths.items() if path in maps)
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target in paths:
+                foreign.add(paths[target])
+    return set(names) - foreign
 
 
 def _thread_name(tid: int) -> str:

@@ -26,13 +26,15 @@ child only the forking thread is alive, and the handles of the other threads are
 
 from __future__ import annotations
 
+import _thread
 import os
+import sys
 import threading as _std
 from collections.abc import Callable
 from typing import Protocol
 
 from . import _threads
-from ._native import get_ident, is_main_interpreter
+from ._native import allocate_lock, get_ident, get_native_id, is_main_interpreter
 
 __all__ = [
     "ThreadOwner",
@@ -75,11 +77,18 @@ def at_thread_join(callback: Callable[[], object]) -> None:
 
 
 class _StdlibView(_std._DummyThread):
-    """How a thread published by treadle appears to the stdlib's ``threading``."""
+    """How a thread published by treadle appears to the stdlib's ``threading``.
 
-    def __init__(self, owner: ThreadOwner) -> None:
-        self._treadle_owner = owner
-        super().__init__()
+    It is an instance of the stdlib's thread class, for code that checks, but it is never
+    initialised as one: building a stdlib thread (its Event, its Condition, its handle)
+    would cost more than starting the OS thread. It carries only what the stdlib reads
+    from the threads in its registry (the identifiers and, in a forked child, what its
+    own exit step touches), and everything else comes from its owner.
+    """
+
+    _treadle_owner: ThreadOwner
+    _native_id: int
+    _initialized: bool
 
     @property
     def name(self) -> str:
@@ -106,10 +115,42 @@ class _StdlibView(_std._DummyThread):
     def __repr__(self) -> str:
         return repr(self._treadle_owner)
 
+    # The stdlib's fork hook calls these on every registered thread: 3.10-3.12 the first
+    # two, 3.13+ the third. The owner resets itself through after_fork_in_child.
+    def _reset_internal_locks(self, is_alive: bool) -> None:
+        if is_alive:
+            self._become_main(get_ident())
+
+    def _stop(self) -> None:
+        self._is_stopped = True
+
+    def _after_fork(self, new_ident: int | None = None) -> None:
+        if new_ident is not None:
+            self._become_main(new_ident)
+
+    def _become_main(self, ident: int) -> None:
+        # This thread forked: in the child the stdlib takes it for its main thread, and
+        # its exit step will mark that thread finished, through these attributes.
+        self._ident = ident
+        if sys.version_info >= (3, 13):
+            handle = _thread._make_thread_handle(ident)  # type: ignore[attr-defined]
+            self._handle = self._os_thread_handle = handle
+        else:
+            sentinel = allocate_lock()
+            sentinel.acquire()
+            self._tstate_lock = sentinel
+            self._is_stopped = False
+
 
 def publish_current_thread(owner: ThreadOwner) -> None:
     """Show the calling thread to the stdlib's ``threading`` as *owner*."""
-    _StdlibView(owner)
+    view = object.__new__(_StdlibView)
+    view._treadle_owner = owner
+    ident = view._ident = get_ident()
+    view._native_id = get_native_id()
+    view._initialized = True  # the stdlib's properties (ident, ...) check this first
+    with _std._active_limbo_lock:  # type: ignore[attr-defined]
+        _std._active[ident] = view  # type: ignore[attr-defined]
 
 
 def unpublish_current_thread() -> None:
@@ -155,14 +196,11 @@ def _in_child() -> None:
 def _install() -> None:
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_in_child)
-    if is_main_interpreter():
+    if is_main_interpreter() and sys.version_info < (3, 13):
         # Before 3.13 the interpreter does not know treadle's non-daemon handles: join
         # them from the stdlib's thread-join step. Registered first, so it runs after
         # every callback registered later (they may still need the threads running).
-        import sys  # noqa: PLC0415
-
-        if sys.version_info < (3, 13):
-            _std._register_atexit(_threads.shutdown)  # type: ignore[attr-defined]
+        _std._register_atexit(_threads.shutdown)  # type: ignore[attr-defined]
 
 
 _install()
