@@ -1,0 +1,179 @@
+"""Exit and fork behaviour of treadle.threading beside the stdlib (in child processes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from treadle import threading as tt
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_non_daemon_threads_joined_before_atexit() -> None:
+    proc = _run(
+        """
+        import atexit, threading
+        from treadle import threading as tt
+        gate = tt.Event()
+        order = []
+        def work():
+            gate.wait()
+            order.append("thread")
+        def hook():
+            order.append("register_atexit")
+            gate.set()
+        atexit.register(lambda: print(",".join(order)))
+        tt.Thread(target=work).start()
+        tt._register_atexit(hook)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "register_atexit,thread"
+
+
+def test_shutdown_when_substituted_for_stdlib() -> None:
+    proc = _run(
+        """
+        import atexit, sys, threading
+        from treadle import threading as tt
+        sys.modules["threading"] = tt
+        gate = tt.Event()
+        done = []
+        def work():
+            gate.wait()
+            done.append(1)
+        tt.Thread(target=work).start()
+        std_done = []
+        threading.Thread(target=lambda: (gate.wait(), std_done.append(1))).start()
+        tt._register_atexit(gate.set)
+        atexit.register(lambda: print(len(done), len(std_done)))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1 1"
+
+
+def test_register_atexit_after_shutdown_refused() -> None:
+    proc = _run(
+        """
+        from treadle import threading as tt
+        tt._shutdown()
+        try:
+            tt._register_atexit(print)
+        except RuntimeError:
+            print("refused")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "refused"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_leaves_consistent_state() -> None:
+    proc = _run(
+        """
+        import os, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from treadle import threading as tt
+        cond = tt.Condition()
+        sem = tt.Semaphore(0)
+        evt = tt.Event()
+        barrier = tt.Barrier(2)
+        entered = tt.Semaphore(0)
+        def blocked():
+            entered.release()
+            sem.acquire()
+        def in_cond():
+            with cond:
+                entered.release()
+                cond.wait()
+        def on_barrier():
+            entered.release()
+            try:
+                barrier.wait()
+            except tt.BrokenBarrierError:
+                pass
+        threads = [tt.Thread(target=f) for f in (blocked, in_cond, on_barrier, evt.wait)]
+        for t in threads:
+            t.start()
+        for _ in range(3):
+            entered.acquire()
+        with cond:  # in_cond is waiting now
+            pid = os.fork()
+        if pid == 0:
+            ok = len(tt.enumerate()) == 1 and tt.main_thread() is tt.current_thread()
+            with cond:
+                cond.notify_all()
+            sem.release()
+            ok = ok and sem.acquire(timeout=5)
+            evt.set()
+            ok = ok and evt.wait(5)
+            t = tt.Thread(target=lambda: None)
+            t.start()
+            t.join()
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        sem.release()
+        with cond:
+            cond.notify_all()
+        evt.set()
+        barrier.abort()
+        for t in threads:
+            t.join()
+        print(os.waitstatus_to_exitcode(status))
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+
+
+def test_treadle_lock_accepted_by_stdlib_condition_in_thread() -> None:
+    import threading as std
+
+    cond = std.Condition(tt.RLock())
+    flag: list[int] = []
+
+    def setter() -> None:
+        with cond:
+            flag.append(1)
+            cond.notify()
+
+    t = tt.Thread(target=setter)
+    with cond:
+        t.start()
+        assert cond.wait_for(lambda: flag, 30)
+    t.join()
+
+
+def test_import_from_another_thread_exits_cleanly() -> None:
+    proc = _run(
+        """
+        import _thread
+        done = _thread.allocate_lock()
+        done.acquire()
+        def importer():
+            from treadle import threading
+            threading.current_thread()
+            done.release()
+        _thread.start_new_thread(importer, ())
+        done.acquire()
+        from treadle import threading
+        print(threading.main_thread().name)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.strip() == "MainThread"
