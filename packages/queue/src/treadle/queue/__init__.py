@@ -1,0 +1,26 @@
+"""treadle.queue: the Python 3.14 ``queue`` module on CPython 3.10 and later.
+
+``Queue``, ``LifoQueue``, ``PriorityQueue`` (with ``shutdown()`` and ``ShutDown`` on every
+version) and ``SimpleQueue``, built on ``treadle.threading``. ``Empty``, ``Full`` and
+``ShutDown`` derive from the stdlib's, so code catching those catches treadle's too.
+"""
+
+from ._queues import Empty, Full, LifoQueue, PriorityQueue, Queue, ShutDown
+from ._simple import SimpleQueue
+
+# The pure-Python SimpleQueue of the stdlib has this private name; treadle has only one.
+_PySimpleQueue = SimpleQueue
+
+__all__ = [
+    "Empty",
+    "Full",
+    "LifoQueue",
+    "PriorityQueue",
+    "Queue",
+    "ShutDown",
+    "SimpleQueue",
+]
+
+for _obj in (Empty, Full, ShutDown, Queue, LifoQueue, PriorityQueue, SimpleQueue):
+    _obj.__module__ = __name__
+del _obj

@@ -1,0 +1,214 @@
+"""SimpleQueue: FIFO, blocking get, reentrant put, many threads."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import threading
+import weakref
+from collections.abc import Callable
+from itertools import count
+from typing import Any
+
+import pytest
+
+from treadle import queue as tq
+
+
+def _wait_parked(q: Any, n: int = 1) -> None:
+    ev = threading.Event()
+    while len(q._gates) < n:
+        ev.wait(0.001)
+
+
+def test_basic() -> None:
+    q = tq.SimpleQueue[int]()
+    assert q.empty()
+    assert q.qsize() == 0
+    q.put(1)
+    q.put_nowait(2)
+    q.put(3, block=False, timeout=-5)  # ignored, as documented
+    assert q.qsize() == 3
+    assert not q.empty()
+    assert q.get() == 1
+    assert q.get_nowait() == 2
+    assert q.get(timeout=0.1) == 3
+    with pytest.raises(tq.Empty):
+        q.get(block=False)
+    with pytest.raises(tq.Empty):
+        q.get(timeout=0.001)
+    with pytest.raises(tq.Empty):
+        q.get_nowait()
+    assert tq._PySimpleQueue is tq.SimpleQueue
+    assert repr(q).startswith("<treadle.queue.SimpleQueue object")
+
+
+def test_bad_timeouts() -> None:
+    q = tq.SimpleQueue[int]()
+    q.put(1)
+    with pytest.raises(ValueError, match="non-negative"):
+        q.get(timeout=-1)
+    with pytest.raises(TypeError, match="timeout"):
+        q.get(timeout="x")  # type: ignore[arg-type]
+    with pytest.raises(tq.Empty):
+        tq.SimpleQueue[int]().get(block=False, timeout=-1)  # timeout ignored
+    with pytest.raises(ValueError, match="NaN"):
+        tq.SimpleQueue[int]().get(timeout=float("nan"))
+
+
+def _start(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    out: list[object] = []
+    t = threading.Thread(target=lambda: out.append(target()))
+    t.start()
+    return t, out
+
+
+def test_blocking_get() -> None:
+    q = tq.SimpleQueue[str]()
+    t, out = _start(q.get)
+    _wait_parked(q)
+    q.put("x")
+    t.join()
+    assert out == ["x"]
+    assert not q._gates
+
+
+def test_timed_get_woken() -> None:
+    q = tq.SimpleQueue[str]()
+    t, out = _start(lambda: q.get(timeout=60))
+    _wait_parked(q)
+    q.put("y")
+    t.join()
+    assert out == ["y"]
+
+
+def test_each_put_wakes_a_getter() -> None:
+    q = tq.SimpleQueue[int]()
+    runs = [_start(q.get) for _ in range(4)]
+    _wait_parked(q, 4)
+    for i in range(4):
+        q.put(i)
+    for t, _ in runs:
+        t.join()
+    assert sorted(out[0] for _, out in runs) == [0, 1, 2, 3]  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize("mode", ["block", "timeout", "nonblock"])
+def test_many_threads(mode: str) -> None:
+    q = tq.SimpleQueue[int | None]()
+    n, threads_each = 3000, 4
+    results: list[int] = []
+    lock = threading.Lock()
+    pause = threading.Event()
+
+    def get() -> int | None:
+        if mode == "block":
+            return q.get()
+        while True:
+            try:
+                if mode == "timeout":
+                    return q.get(timeout=1e-4)
+                return q.get(block=False)
+            except tq.Empty:
+                pause.wait(1e-5)
+
+    def feed(base: int) -> None:
+        for i in range(n):
+            q.put(base + i)
+        q.put(None)
+
+    def consume() -> None:
+        mine = []
+        while (item := get()) is not None:
+            mine.append(item)
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=feed, args=(k * n,)) for k in range(threads_each)]
+    threads += [threading.Thread(target=consume) for _ in range(threads_each)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == list(range(n * threads_each))
+    assert q.empty()
+
+
+def test_order_one_producer_one_consumer() -> None:
+    q = tq.SimpleQueue[int]()
+    n = 5000
+    t, out = _start(lambda: [q.get() for _ in range(n)])
+    for i in range(n):
+        q.put(i)
+    t.join()
+    assert out == [list(range(n))]
+
+
+def test_reentrant_put_from_del() -> None:
+    q = tq.SimpleQueue[int]()
+    gen = count()
+    results: list[int] = []
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            q.put(next(gen))
+
+    old = gc.get_threshold()
+    gc.set_threshold(5)
+    try:
+        while True:
+            obj = Cycle()
+            q.put(next(gen))
+            del obj
+            results.append(q.get())
+            if results[-1] >= 3000:
+                break
+    finally:
+        gc.set_threshold(*old)
+        gc.collect()
+    assert results == list(range(3001))
+
+
+def test_put_from_signal_handler_while_get_blocks() -> None:
+    q = tq.SimpleQueue[str]()
+
+    def handler(signum: int, frame: object) -> None:
+        q.put("from handler")
+
+    main = threading.get_ident()
+
+    def interrupt() -> None:
+        _wait_parked(q)  # the main thread is blocked in get()
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    old = signal.signal(signal.SIGUSR1, handler)
+    try:
+        t = threading.Thread(target=interrupt)
+        t.start()
+        try:
+            assert q.get(timeout=30) == "from handler"
+        finally:
+            t.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+
+
+def test_references_dropped() -> None:
+    class C:
+        pass
+
+    q = tq.SimpleQueue[C]()
+    for _ in range(10):
+        q.put(C())
+    for _ in range(10):
+        ref = weakref.ref(q.get())
+        gc.collect()
+        assert ref() is None
+
+
+def test_weakref_to_queue() -> None:
+    q = tq.SimpleQueue[int]()
+    assert weakref.ref(q)() is q

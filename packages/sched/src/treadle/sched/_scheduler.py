@@ -1,0 +1,190 @@
+"""The event scheduler: a heap of events with lazy deletion.
+
+``cancel`` does not search the heap: it forgets the event in a dictionary of live events
+keyed by its sequence number (unique within a scheduler), in O(1). A cancelled event stays
+in the heap until it reaches the top, where ``run`` (or ``queue``) discards it; when
+cancelled entries make up more than half of the heap it is rebuilt from the live events,
+so the heap never holds more than twice the live events and the cost stays amortised
+O(log n) per event.
+
+Every method takes the scheduler's lock (an ``RLock`` from ``treadle.threading``), so
+several threads may enter, cancel and run at once; actions and the delay function run
+with the lock released.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from heapq import heapify, heappop, heappush
+from itertools import count
+from typing import Any, NamedTuple
+
+from treadle.threading import RLock
+
+__all__ = ["Event", "scheduler"]
+
+
+class Event(NamedTuple):
+    """A scheduled event, as returned by ``enter``/``enterabs``.
+
+    Events order by time, then priority (lower first), then order of entry.
+    """
+
+    time: float
+    priority: Any
+    sequence: int
+    action: Callable[..., Any]
+    argument: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+_NO_KWARGS: Any = object()
+_make_event = tuple.__new__
+
+
+class scheduler:  # the stdlib's name
+    """Run events at given times, one after the other.
+
+    *timefunc* returns the current time (any unit, a number); *delayfunc* waits for a
+    time in the same unit. ``run`` calls ``delayfunc(0)`` after each event so that other
+    threads get a chance to run.
+    """
+
+    def __init__(
+        self,
+        timefunc: Callable[[], float] = _time.monotonic,
+        delayfunc: Callable[[float], object] = _time.sleep,
+    ) -> None:
+        if not callable(timefunc):
+            raise TypeError(f"'timefunc' must be callable, not {type(timefunc).__name__}")
+        if not callable(delayfunc):
+            raise TypeError(f"'delayfunc' must be callable, not {type(delayfunc).__name__}")
+        self.timefunc = timefunc
+        self.delayfunc = delayfunc
+        self._heap: list[Event] = []
+        self._live: dict[int, Event] = {}
+        self._dead = 0  # cancelled events still in the heap
+        self._lock = RLock()
+        self._sequence_generator = count()
+
+    def enterabs(
+        self,
+        time: float,
+        priority: Any,
+        action: Callable[..., Any],
+        argument: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] = _NO_KWARGS,
+    ) -> Event:
+        """Schedule ``action(*argument, **kwargs)`` at absolute *time*; return the event.
+
+        Events at the same time run in order of *priority* (lower first), then in the
+        order they were entered. The event can be passed to ``cancel``.
+        """
+        if kwargs is _NO_KWARGS:
+            kwargs = {}
+        with self._lock:
+            sequence = next(self._sequence_generator)
+            event: Event = _make_event(Event, (time, priority, sequence, action, argument, kwargs))
+            heappush(self._heap, event)
+            self._live[sequence] = event
+        return event
+
+    def enter(
+        self,
+        delay: float,
+        priority: Any,
+        action: Callable[..., Any],
+        argument: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] = _NO_KWARGS,
+    ) -> Event:
+        """Schedule an event *delay* time units from now (see ``enterabs``)."""
+        if kwargs is _NO_KWARGS:
+            kwargs = {}
+        time = self.timefunc() + delay
+        with self._lock:
+            sequence = next(self._sequence_generator)
+            event: Event = _make_event(Event, (time, priority, sequence, action, argument, kwargs))
+            heappush(self._heap, event)
+            self._live[sequence] = event
+        return event
+
+    def cancel(self, event: Event) -> None:
+        """Remove *event* from the queue. ValueError if it is not in the queue."""
+        with self._lock:
+            try:
+                sequence = event[2]
+                live = self._live[sequence]
+            except (TypeError, IndexError, KeyError):
+                raise ValueError(f"{event!r} is not in the scheduler's queue") from None
+            if live is not event and live != event:
+                raise ValueError(f"{event!r} is not in the scheduler's queue")
+            del self._live[sequence]
+            self._dead += 1
+            heap = self._heap
+            if self._dead > 32 and self._dead * 2 > len(heap):
+                heap[:] = self._live.values()
+                heapify(heap)
+                self._dead = 0
+
+    def empty(self) -> bool:
+        """Return True if no event is waiting to run."""
+        with self._lock:
+            return not self._live
+
+    def _top(self) -> Event | None:
+        # The earliest live event, after dropping cancelled ones from the top (lock held).
+        heap = self._heap
+        live = self._live
+        while heap:
+            event = heap[0]
+            if not self._dead or live.get(event[2]) is event:
+                return event
+            heappop(heap)
+            self._dead -= 1
+        return None
+
+    def run(self, blocking: bool = True) -> float | None:
+        """Run every event as its time comes, until the queue is empty.
+
+        With *blocking* false, run the events whose time has come and return the delay
+        until the next one (None if there is none). An exception raised by an action
+        propagates; the events left stay scheduled.
+        """
+        lock = self._lock
+        heap = self._heap
+        live = self._live
+        delayfunc = self.delayfunc
+        timefunc = self.timefunc
+        pop = heappop
+        while True:
+            with lock:
+                if not heap:
+                    return None
+                event = heap[0]
+                if self._dead and live.get(event[2]) is not event:
+                    top = self._top()
+                    if top is None:
+                        return None
+                    event = top
+                when = event[0]
+                now = timefunc()
+                if when > now:
+                    wait = True
+                else:
+                    wait = False
+                    pop(heap)
+                    del live[event[2]]
+            if wait:
+                if not blocking:
+                    return when - now
+                delayfunc(when - now)
+            else:
+                event[3](*event[4], **event[5])
+                delayfunc(0)  # let other threads run
+
+    @property
+    def queue(self) -> list[Event]:
+        """The events not run yet, in the order they will run (a new list)."""
+        with self._lock:
+            return sorted(self._live.values())
