@@ -1,0 +1,339 @@
+"""ThreadPoolExecutor (``concurrent.futures.thread``), written for treadle.
+
+How work reaches the workers: ``submit`` appends ``(future, fn, args, kwargs, context)``
+to a deque shared with the workers. A worker takes items from it until it is empty; then,
+under the pool's lock, it parks on a lock of its own, listed in ``idle``. ``submit``
+(under the same lock) wakes an idle worker if there is one, or starts a new thread while
+fewer than ``max_workers`` exist: idle threads are reused before new ones start. Workers
+hold the pool's shared state, never the executor, so that an executor nobody references
+lets its idle workers go.
+
+At interpreter exit (treadle.threading's exit hook, before ``atexit`` handlers) new work
+is refused, the work already queued finishes, and the workers are joined.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures.thread as _std_thread
+import itertools
+import os
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from treadle import contextvars as _contextvars
+from treadle import threading as _threading
+
+from . import _base
+from ._base import LOGGER, Future
+from ._compat import default_max_workers
+
+__all__ = ["BrokenThreadPool", "ThreadPoolExecutor"]
+
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+# The stdlib's class, so that code catching it (or BrokenExecutor) keeps working.
+BrokenThreadPool = _std_thread.BrokenThreadPool
+
+_Lock = _threading.Lock
+_global_shutdown = False
+_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
+
+
+class _Pool:
+    """The state a pool's workers share with its executor (never the executor itself)."""
+
+    __slots__ = (
+        "__weakref__",
+        "broken",
+        "idle",
+        "lock",
+        "max_workers",
+        "returning",
+        "shutdown",
+        "slots",
+        "threads",
+        "work",
+    )
+
+    def __init__(self, max_workers: int, max_pending: int | None) -> None:
+        self.work: deque[tuple[Any, ...]] = deque()
+        self.idle: list[Any] = []
+        self.lock = _Lock()
+        self.threads: set[_threading.Thread] = set()
+        self.shutdown = False
+        self.broken: str | bool = False
+        self.max_workers = max_workers
+        self.returning = 0  # workers done with a task, not yet back at the queue
+        self.slots = None if max_pending is None else _threading.Semaphore(max_pending)
+
+    def wake_idle(self) -> None:
+        """Wake every parked worker (call with ``lock`` held)."""
+        idle = self.idle
+        self.idle = []
+        for gate in idle:
+            gate.release()
+
+    def abandon(self) -> None:
+        """Let the workers finish the queue and leave: the executor is gone."""
+        with self.lock:
+            self.shutdown = True
+            self.wake_idle()
+        if self.slots is not None:
+            self.slots.release()
+
+    def drain(self) -> list[tuple[Any, ...]]:
+        """Take every queued item (call with ``lock`` held)."""
+        items = list(self.work)
+        self.work.clear()
+        if self.slots is not None and items:
+            self.slots.release(len(items))
+        return items
+
+
+def _worker(
+    pool: _Pool, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+) -> None:
+    if initializer is not None:
+        try:
+            initializer(*initargs)
+        except BaseException:
+            LOGGER.critical("Exception in initializer:", exc_info=True)
+            _initializer_failed(pool)
+            return
+    work = pool.work
+    popleft = work.popleft
+    slots = pool.slots
+    lock = pool.lock
+    gate = _Lock()
+    gate.acquire()
+    back = False  # counted in pool.returning: done with a task, not yet at the queue
+    while True:
+        try:
+            future, fn, args, kwargs, ctx = popleft()
+        except IndexError:
+            with lock:
+                if work:
+                    continue
+                if back:
+                    pool.returning -= 1
+                    back = False
+                if pool.shutdown or pool.broken or _global_shutdown:
+                    # Wake a sibling so that it sees the same and leaves too.
+                    pool.wake_idle()
+                    return
+                pool.idle.append(gate)
+            gate.acquire()
+            continue
+        if back:
+            with lock:
+                pool.returning -= 1
+            back = False
+        if slots is not None:
+            slots.release()
+        if future.set_running_or_notify_cancel():
+            try:
+                result = fn(*args, **kwargs) if ctx is None else ctx.run(fn, *args, **kwargs)
+            except BaseException as exc:
+                # With nothing queued, count this worker before the caller can see the
+                # outcome: a submit made right after it must not start another thread.
+                if not work and not back:
+                    with lock:
+                        pool.returning += 1
+                    back = True
+                future.set_exception(exc)
+                del exc
+            else:
+                if not work and not back:
+                    with lock:
+                        pool.returning += 1
+                    back = True
+                future.set_result(result)
+                del result
+        del future, fn, args, kwargs, ctx
+
+
+def _initializer_failed(pool: _Pool) -> None:
+    with pool.lock:
+        pool.broken = "A thread initializer failed, the thread pool is not usable anymore"
+        items = pool.drain()
+        pool.wake_idle()
+    for item in items:
+        future = item[0]
+        if future.set_running_or_notify_cancel():
+            future.set_exception(BrokenThreadPool(pool.broken))
+
+
+def _python_exit() -> None:
+    """At exit: refuse new work, let queued work finish, join every worker."""
+    global _global_shutdown
+    _global_shutdown = True
+    pools = list(_pools)
+    for pool in pools:
+        with pool.lock:
+            pool.wake_idle()
+    for pool in pools:
+        for thread in list(pool.threads):
+            thread.join()
+
+
+def _after_fork_in_child() -> None:
+    # Only the forking thread survives: the pools' workers are gone and their locks may
+    # have been held by a thread that no longer exists.
+    for pool in list(_pools):
+        pool.lock = _Lock()
+        pool.idle = []
+        pool.threads = set()
+
+
+_threading._register_atexit(_python_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _check_positive_int(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be greater than 0")
+    return value
+
+
+class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
+    """An executor that runs calls in a pool of at most *max_workers* threads.
+
+    ``ThreadPoolExecutor(max_workers=None, thread_name_prefix='', initializer=None,
+    initargs=())`` as in 3.14: the default size is ``min(32, cpu count + 4)`` (the CPUs
+    this process may use), idle threads are reused before new ones start, and a failing
+    *initializer* breaks the pool (:exc:`BrokenThreadPool`).
+
+    Beyond the stdlib (keyword-only, off by default): *propagate_context* runs each call in
+    a copy of the submitter's context (treadle's and the stdlib's context variables);
+    *max_pending* bounds the submitted-but-unstarted calls: ``submit`` blocks until there
+    is room, or raises TimeoutError after *submit_timeout* seconds.
+    """
+
+    BROKEN = BrokenThreadPool
+    _counter = itertools.count().__next__
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        thread_name_prefix: str = "",
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        *,
+        propagate_context: bool = False,
+        max_pending: int | None = None,
+        submit_timeout: float | None = None,
+    ) -> None:
+        """Create the executor; no thread starts before the first ``submit``."""
+        if max_workers is None:
+            max_workers = default_max_workers()
+        else:
+            max_workers = _check_positive_int(max_workers, "max_workers")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        if not isinstance(thread_name_prefix, str):
+            raise TypeError(
+                f"thread_name_prefix must be a str, not {type(thread_name_prefix).__name__}"
+            )
+        initargs = tuple(initargs)
+        if max_pending is not None:
+            max_pending = _check_positive_int(max_pending, "max_pending")
+        submit_timeout = _base._check_timeout(submit_timeout)
+        if submit_timeout is not None and max_pending is None:
+            raise ValueError("submit_timeout needs max_pending")
+        self._max_workers = max_workers
+        self._thread_name_prefix = thread_name_prefix or f"ThreadPoolExecutor-{self._counter()}"
+        self._initializer = initializer  # type: ignore[assignment,unused-ignore]  # typeshed differs by version
+        self._initargs = initargs
+        self._propagate_context = bool(propagate_context)
+        self._submit_timeout = submit_timeout
+        pool = self._pool = _Pool(max_workers, max_pending)
+        self._pool_ref = weakref.ref(self, lambda _: pool.abandon())
+
+    # Internals that CPython's tests and some programs read.
+    @property  # read from the shared pool state
+    def _threads(self) -> set[_threading.Thread]:  # type: ignore[override]
+        return self._pool.threads
+
+    @property  # read from the shared pool state
+    def _broken(self) -> str | bool:  # type: ignore[override]
+        return self._pool.broken
+
+    @property  # read from the shared pool state
+    def _shutdown(self) -> bool:  # type: ignore[override]
+        return self._pool.shutdown
+
+    def _start_worker(self) -> None:
+        # Called with the pool's lock held.
+        pool = self._pool
+        thread = _threading.Thread(
+            name=f"{self._thread_name_prefix}_{len(pool.threads)}",
+            target=_worker,
+            args=(pool, self._initializer, self._initargs),
+            daemon=False,
+        )
+        thread.start()
+        pool.threads.add(thread)
+        _pools.add(pool)
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        """Schedule ``fn(*args, **kwargs)`` and return a Future for its result.
+
+        RuntimeError after ``shutdown()`` or once the interpreter is exiting;
+        BrokenThreadPool once an initializer failed.
+        """
+        pool = self._pool
+        slots = pool.slots
+        if slots is not None and not slots.acquire(timeout=self._submit_timeout):
+            raise TimeoutError(
+                f"no room for another task within submit_timeout={self._submit_timeout}"
+            )
+        future: Future[_T] = Future()
+        ctx = _contextvars.copy_context() if self._propagate_context else None
+        with pool.lock:
+            if pool.broken or pool.shutdown or _global_shutdown:
+                if slots is not None:
+                    slots.release()  # hand the wake-up on to the next blocked submitter
+                if pool.broken:
+                    raise BrokenThreadPool(pool.broken)
+                if pool.shutdown:
+                    raise RuntimeError("cannot schedule new futures after shutdown")
+                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+            pool.work.append((future, fn, args, kwargs, ctx))
+            if pool.idle:
+                pool.idle.pop().release()
+            elif len(pool.threads) < pool.max_workers and len(pool.work) > pool.returning:
+                self._start_worker()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting work; *cancel_futures* cancels what has not started.
+
+        With *wait*, return once every worker has finished (the queued work done).
+        """
+        pool = self._pool
+        with pool.lock:
+            pool.shutdown = True
+            items = pool.drain() if cancel_futures else []
+            pool.wake_idle()
+            threads = list(pool.threads)
+        if pool.slots is not None:
+            pool.slots.release()
+        for item in items:
+            future = item[0]
+            future.cancel()
+            future.set_running_or_notify_cancel()
+        del items
+        if wait:
+            current = _threading.current_thread()
+            for thread in threads:
+                if thread is not current:
+                    thread.join()
+
+    def __enter__(self) -> ThreadPoolExecutor:
+        return self
