@@ -234,35 +234,13 @@ class Popen:
             p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite = self._get_handles(
                 stdin, stdout, stderr
             )
-            if p2cwrite != -1:
-                self.stdin = open(p2cwrite, "wb", bufsize)  # noqa: SIM115 - Popen owns it
-                self._owned.remove(p2cwrite)
-                if self.text_mode:
-                    self.stdin = io.TextIOWrapper(
-                        self.stdin,
-                        write_through=True,
-                        line_buffering=line_buffering,
-                        encoding=encoding,
-                        errors=errors,
-                    )
-            if c2pread != -1:
-                self.stdout = open(c2pread, "rb", bufsize)  # noqa: SIM115 - Popen owns it
-                self._owned.remove(c2pread)
-                if self.text_mode:
-                    self.stdout = io.TextIOWrapper(
-                        self.stdout,
-                        encoding=encoding,
-                        errors=errors,
-                    )
-            if errread != -1:
-                self.stderr = open(errread, "rb", bufsize)  # noqa: SIM115 - Popen owns it
-                self._owned.remove(errread)
-                if self.text_mode:
-                    self.stderr = io.TextIOWrapper(
-                        self.stderr,
-                        encoding=encoding,
-                        errors=errors,
-                    )
+            # The parent's ends of the pipes become this Popen's file objects.
+            opts: dict[str, Any] = {"bufsize": bufsize, "encoding": encoding, "errors": errors}
+            self.stdin = self._parent_end(
+                p2cwrite, writing=True, line_buffering=line_buffering, **opts
+            )
+            self.stdout = self._parent_end(c2pread, writing=False, line_buffering=False, **opts)
+            self.stderr = self._parent_end(errread, writing=False, line_buffering=False, **opts)
             self._execute_child(
                 args, executable, preexec_fn, close_fds, pass_fds, cwd, env,
                 startupinfo, creationflags, shell,
@@ -338,6 +316,31 @@ class Popen:
         if self.pipesize > 0 and fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
             fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, self.pipesize)
         return r, w
+
+    def _parent_end(
+        self,
+        fd: int,
+        *,
+        writing: bool,
+        bufsize: int,
+        line_buffering: bool,
+        encoding: str | None,
+        errors: str | None,
+    ) -> Any:
+        if fd == -1:
+            return None
+        stream = open(fd, "wb" if writing else "rb", bufsize)  # noqa: SIM115 - Popen owns it
+        self._owned.remove(fd)
+        if not self.text_mode:
+            return stream
+        # A text stdin writes through, so input reaches the child without a flush.
+        return io.TextIOWrapper(
+            stream,
+            write_through=writing,
+            line_buffering=line_buffering,
+            encoding=encoding,
+            errors=errors,
+        )
 
     def _get_handles(
         self, stdin: Any, stdout: Any, stderr: Any
