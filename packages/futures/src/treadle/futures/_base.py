@@ -250,15 +250,8 @@ class Future(_std.Future[_T]):
         finish in time, and the call's own exception if it raised one.
         """
         try:
-            state = self._state
-            if state != FINISHED:
-                if state not in _CANCELLED_STATES:
-                    self._park(_check_timeout(timeout))
-                    state = self._state
-                if state in _CANCELLED_STATES:
-                    raise CancelledError()
-                if state != FINISHED:
-                    raise TimeoutError()
+            if self._state != FINISHED:
+                self._wait_finished(timeout)
             if self._exception is not None:
                 raise self._exception
             result: _T = self._result
@@ -269,16 +262,19 @@ class Future(_std.Future[_T]):
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """Return the call's exception (None if it returned), waiting like :meth:`result`."""
-        state = self._state
-        if state != FINISHED:
-            if state not in _CANCELLED_STATES:
-                self._park(_check_timeout(timeout))
-                state = self._state
-            if state in _CANCELLED_STATES:
-                raise CancelledError()
-            if state != FINISHED:
-                raise TimeoutError()
+        if self._state != FINISHED:
+            self._wait_finished(timeout)
         return self._exception
+
+    def _wait_finished(self, timeout: float | None) -> None:
+        # Wait for the call to finish; CancelledError or TimeoutError if it does not.
+        if self._state not in _CANCELLED_STATES:
+            self._park(_check_timeout(timeout))
+        state = self._state
+        if state in _CANCELLED_STATES:
+            raise CancelledError()
+        if state != FINISHED:
+            raise TimeoutError()
 
     def add_done_callback(self, fn: Callable[[Future[_T]], object]) -> None:
         """Call ``fn(future)`` once the future is done (at once if it already is).
