@@ -893,42 +893,42 @@ def _fileno(obj: Any, name: str) -> int:
     return fd
 
 
+def _gid(value: object, *, strings_refused: str, wrong_type: str) -> int:
+    # One group, by name or number; the messages say where it came from.
+    if isinstance(value, str):
+        if grp is None:
+            raise ValueError(strings_refused)
+        return grp.getgrnam(value).gr_gid
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"Group ID cannot be negative, got {value}")
+        return value
+    raise TypeError(wrong_type)
+
+
 def _resolve_group(group: str | int | None) -> int | None:
     if group is None:
         return None
-    if isinstance(group, str):
-        if grp is None:
-            raise ValueError(
-                "The group parameter cannot be a string on systems without the grp module"
-            )
-        return grp.getgrnam(group).gr_gid
-    if isinstance(group, int):
-        if group < 0:
-            raise ValueError(f"Group ID cannot be negative, got {group}")
-        return group
-    raise TypeError("Group must be a string or an integer")
+    return _gid(
+        group,
+        strings_refused="The group parameter cannot be a string on systems without the grp module",
+        wrong_type="Group must be a string or an integer",
+    )
 
 
 def _resolve_extra_groups(extra_groups: Iterable[str | int] | None) -> list[int] | None:
     if extra_groups is None:
         return None
-    gids: list[int] = []
-    for g in extra_groups:
-        if isinstance(g, str):
-            if grp is None:
-                raise ValueError(
-                    "Items in extra_groups cannot be strings on systems without the grp module"
-                )
-            gids.append(grp.getgrnam(g).gr_gid)
-        elif isinstance(g, int):
-            if g < 0:
-                raise ValueError(f"Group ID cannot be negative, got {g}")
-            gids.append(g)
-        else:
-            raise TypeError(
-                f"Items in extra_groups must be a string or integer, not {type(g).__name__}"
-            )
-    return gids
+    return [
+        _gid(
+            g,
+            strings_refused=(
+                "Items in extra_groups cannot be strings on systems without the grp module"
+            ),
+            wrong_type=f"Items in extra_groups must be a string or integer, not {type(g).__name__}",
+        )
+        for g in extra_groups
+    ]
 
 
 def _resolve_user(user: str | int | None) -> int | None:
