@@ -200,15 +200,15 @@ def run(
       SIGTERM to the whole group, then SIGKILL after a grace period; the pipes are then
       drained with a deadline, so a grandchild holding them cannot hang the call.
     """
+    given = {name for name in ("stdin", "stdout", "stderr") if kwargs.get(name) is not None}
+    if input is not None and "stdin" in given:
+        raise ValueError("stdin and input arguments may not both be used.")
+    if capture_output and given & {"stdout", "stderr"}:
+        raise ValueError("stdout and stderr arguments may not be used with capture_output.")
     if input is not None:
-        if kwargs.get("stdin") is not None:
-            raise ValueError("stdin and input arguments may not both be used.")
         kwargs["stdin"] = PIPE
     if capture_output:
-        if kwargs.get("stdout") is not None or kwargs.get("stderr") is not None:
-            raise ValueError("stdout and stderr arguments may not be used with capture_output.")
-        kwargs["stdout"] = PIPE
-        kwargs["stderr"] = PIPE
+        kwargs["stdout"] = kwargs["stderr"] = PIPE
     if tee is not False and tee is not None:
         if tee is not True and not callable(tee):
             raise TypeError(f"tee must be True, False or a callable, not {type(tee).__name__}")

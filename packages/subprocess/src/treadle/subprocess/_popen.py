@@ -467,13 +467,12 @@ class Popen:
 
         orig_executable = executable
         report_r, report_w = os.pipe()
-        # The child's error pipe must not sit on 0-2, where the redirections go.
-        low: list[int] = []
-        while report_w < 3:
-            low.append(report_w)
-            report_w = os.dup(report_w)
-        for fd in low:
-            os.close(fd)
+        if report_w < 3:
+            # The child's error pipe must not sit on 0-2, where the redirections go:
+            # move it to the lowest free descriptor from 3 up (still close-on-exec).
+            moved = fcntl.fcntl(report_w, fcntl.F_DUPFD_CLOEXEC, 3)
+            os.close(report_w)
+            report_w = moved
         try:
             try:
                 env_list: list[bytes] | None = None
