@@ -301,17 +301,11 @@ def getstatusoutput(
     cmd: Any, *, encoding: str | None = None, errors: str | None = None
 ) -> tuple[int, str]:
     """Run *cmd* in a shell; return (exit code, output with stderr, last newline stripped)."""
-    try:
-        data = check_output(
-            cmd, shell=True, text=True, stderr=STDOUT, encoding=encoding, errors=errors
-        )
-        status = 0
-    except CalledProcessError as failed:
-        data = failed.output
-        status = failed.returncode
-    if data[-1:] == "\n":
-        data = data[:-1]
-    return status, data
+    done = run(
+        cmd, shell=True, text=True, stdout=PIPE, stderr=STDOUT, encoding=encoding, errors=errors
+    )
+    out: str = done.stdout
+    return done.returncode, out.removesuffix("\n")
 
 
 def getoutput(cmd: Any, *, encoding: str | None = None, errors: str | None = None) -> str:

@@ -475,14 +475,7 @@ class Popen:
             report_w = moved
         try:
             try:
-                env_list: list[bytes] | None = None
-                if env is not None:
-                    env_list = []
-                    for k, v in env.items():
-                        kb = os.fsencode(k)
-                        if b"=" in kb:
-                            raise ValueError("illegal environment variable name")
-                        env_list.append(kb + b"=" + os.fsencode(v))
+                env_list = None if env is None else [_env_entry(k, v) for k, v in env.items()]
                 exe = os.fsencode(executable)
                 if os.path.dirname(exe):
                     executable_list: tuple[bytes, ...] = (exe,)
@@ -928,6 +921,13 @@ def _resolve_extra_groups(extra_groups: Iterable[str | int] | None) -> list[int]
         )
         for g in extra_groups
     ]
+
+
+def _env_entry(name: Any, value: Any) -> bytes:
+    raw = os.fsencode(name)
+    if b"=" in raw:
+        raise ValueError("illegal environment variable name")
+    return raw + b"=" + os.fsencode(value)
 
 
 def _resolve_user(user: str | int | None) -> int | None:
