@@ -345,48 +345,32 @@ class Popen:
     def _get_handles(
         self, stdin: Any, stdout: Any, stderr: Any
     ) -> tuple[int, int, int, int, int, int]:
-        p2cread = p2cwrite = c2pread = c2pwrite = errread = errwrite = -1
-
-        if stdin is None:
-            pass
-        elif stdin == PIPE:
-            p2cread, p2cwrite = self._make_pipe()
-        elif stdin == DEVNULL:
-            p2cread = self._get_devnull()
-        elif isinstance(stdin, int):
-            p2cread = stdin
-        else:
-            p2cread = _fileno(stdin, "stdin")
-
-        if stdout is None:
-            pass
-        elif stdout == PIPE:
-            c2pread, c2pwrite = self._make_pipe()
-        elif stdout == DEVNULL:
-            c2pwrite = self._get_devnull()
-        elif isinstance(stdout, int):
-            c2pwrite = stdout
-        else:
-            c2pwrite = _fileno(stdout, "stdout")
-
-        if stderr is None:
-            pass
-        elif stderr == PIPE:
-            errread, errwrite = self._make_pipe()
-        elif stderr == STDOUT:
+        # Each stream gives (the parent's end, the child's end); -1 where there is none.
+        p2cwrite, p2cread = self._stream_ends(stdin, "stdin", child_reads=True)
+        c2pread, c2pwrite = self._stream_ends(stdout, "stdout", child_reads=False)
+        if stderr == STDOUT:
+            errread = -1
             if c2pwrite != -1:
                 errwrite = c2pwrite
             else:
                 errwrite = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
-        elif stderr == DEVNULL:
-            errwrite = self._get_devnull()
-        elif isinstance(stderr, int):
-            errwrite = stderr
         else:
-            errwrite = _fileno(stderr, "stderr")
+            errread, errwrite = self._stream_ends(stderr, "stderr", child_reads=False)
 
         self._owned_child_ends = [fd for fd in (p2cread, c2pwrite, errwrite) if fd in self._owned]
         return p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite
+
+    def _stream_ends(self, spec: Any, name: str, *, child_reads: bool) -> tuple[int, int]:
+        if spec is None:
+            return -1, -1
+        if spec == PIPE:
+            r, w = self._make_pipe()
+            return (w, r) if child_reads else (r, w)
+        if spec == DEVNULL:
+            return -1, self._get_devnull()
+        if isinstance(spec, int):
+            return -1, spec
+        return -1, _fileno(spec, name)
 
     def _close_child_ends(self) -> None:
         for fd in set(self._owned_child_ends):
