@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from treadle.contextvars import Context, ContextVar, copy_context
-from treadle.contextvars._pmap import SMALL_MAX
+
+SMALL_MAX = 16  # sizes below are multiples of an arbitrary "small" context
 
 # --- construction ---------------------------------------------------------------------
 
@@ -376,7 +377,7 @@ def test_copy_context_of_a_mutable_value_shares_it() -> None:
     Context().run(body)
 
 
-# --- many variables (the trie form of the map) ----------------------------------------
+# --- many variables ------------------------------------------------------------------
 
 
 def test_many_variables() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
+import sys
 import types
 import weakref
 from typing import Any
@@ -204,6 +205,12 @@ def test_reset_rejects_non_tokens() -> None:
         var.reset(1)  # type: ignore[arg-type]
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 14),
+    reason="before 3.14 the interpreter's ContextVar read cache, which treadle's variables "
+    "use, can keep a stale value when dropping its cached value runs a finalizer that sets "
+    "the same variable (fixed in 3.14)",
+)
 @in_new_context
 def test_reset_with_reentrant_finalizer() -> None:
     var: ContextVar[Any] = ContextVar("v")

@@ -1,12 +1,14 @@
 """ContextVar, Token, Context and copy_context.
 
-Where the values live: the current interpreter context holds one interpreter variable,
-``_native.STATE``, whose value is an immutable map (``_pmap``) from treadle variables to
-their values. ``ContextVar.get`` reads the map, ``ContextVar.set`` replaces it with a new
-one. A treadle :class:`Context` wraps an interpreter context; ``Context.run`` enters it
-with the interpreter's own ``run``, so that entering, leaving, copying and the
-"already entered" check are the interpreter's, and asyncio, ``to_thread`` and new
-threads treat treadle's variables exactly as they treat the stdlib's.
+Where the values live: each treadle :class:`ContextVar` owns an interpreter context
+variable and keeps its values there, in the interpreter's current context. ``get``,
+``set`` and ``reset`` are the interpreter's own, with a Python call around them. A
+treadle :class:`Context` wraps an interpreter context; ``Context.run`` enters it with the
+interpreter's ``run``, so entering, leaving, copying and the "already entered" check are
+the interpreter's, and asyncio, ``to_thread`` and new threads treat treadle's variables
+exactly as they treat the stdlib's. The interpreter variable's name is a :class:`_Name`
+that leads back to the treadle variable: that is how a context lists treadle's variables
+(and only those) without a registry that would keep variables alive.
 """
 
 from __future__ import annotations
@@ -17,20 +19,12 @@ from collections.abc import Callable, ItemsView, Iterator, KeysView, ValuesView
 from types import GenericAlias, TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, final, overload
 
-from . import _native
-from ._native import NativeContext, native_copy_context, state_get
-from ._native import state_reset as _state_reset
-from ._native import state_set as _state_set
-from ._pmap import (
-    ABSENT,
-    SMALL_MAX,
-    PMap,
-    map_delete,
-    map_equal,
-    map_items,
-    map_promote,
-    map_set,
-    new_hkey,
+from ._native import (
+    NATIVE_MISSING,
+    NativeContext,
+    NativeContextVar,
+    NativeToken,
+    native_copy_context,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +54,7 @@ _R = TypeVar("_R")
 
 _MODULE = "treadle.contextvars"
 _new_object = object.__new__
+_ABSENT: Any = object()  # "no value" in lookups where None is a value
 
 
 class _NoDefault:
@@ -70,7 +65,6 @@ class _NoDefault:
 
 
 _NO_DEFAULT: Any = _NoDefault()
-_NO_CACHE: tuple[int, Any] = (0, ABSENT)  # trie versions start at 1
 
 
 def _no_subclass(cls: type) -> NoReturn:
@@ -86,6 +80,23 @@ def _key_error(key: object) -> NoReturn:
     raise TypeError(f"a ContextVar key was expected, got {key!r}")
 
 
+class _Name(str):
+    """The name of a treadle variable's interpreter variable; ``.var`` is the treadle one.
+
+    A ``str`` subclass because the interpreter only accepts a ``str`` name, and keeps it as
+    given. The interpreter context holds the interpreter variable, which holds this name,
+    which holds the treadle variable: exactly as long as in the stdlib.
+    """
+
+    var: ContextVar[Any]
+
+
+def _treadle_var(native_var: Any) -> ContextVar[Any] | None:
+    """Return the treadle variable behind an interpreter variable (None for a stdlib one)."""
+    name = native_var.name
+    return name.var if type(name) is _Name else None
+
+
 @final
 class ContextVar(_Generic[_T]):
     """A context variable: a value per context, as ``contextvars.ContextVar``.
@@ -94,12 +105,15 @@ class ContextVar(_Generic[_T]):
     closures: a context keeps a strong reference to every variable set in it.
     """
 
-    __slots__ = ("_cache", "_default", "_hkey", "_name")
+    __slots__ = ("_default", "_name", "_native", "_nget", "_nreset", "_nset")
 
     _name: str
     _default: Any
-    _hkey: int
-    _cache: tuple[int, Any]
+    _native: NativeContextVar[Any]
+    # The interpreter variable's methods, bound once: they are the whole hot path.
+    _nget: Callable[..., Any]
+    _nset: Callable[[Any], NativeToken[Any]]
+    _nreset: Callable[[NativeToken[Any]], None]
 
     # Built in __new__ (not __init__) so that calling __init__ again changes nothing.
     @overload
@@ -122,8 +136,16 @@ class ContextVar(_Generic[_T]):
         self = _new_object(cls)
         self._name = name
         self._default = default
-        self._hkey = new_hkey()
-        self._cache = _NO_CACHE
+        label = _Name(name)
+        label.var = self
+        if default is _NO_DEFAULT:
+            native: NativeContextVar[Any] = NativeContextVar(label)
+        else:
+            native = NativeContextVar(label, default=default)
+        self._native = native
+        self._nget = native.get
+        self._nset = native.set
+        self._nreset = native.reset
         return self
 
     def __init_subclass__(cls, **kwargs: object) -> NoReturn:
@@ -140,18 +162,18 @@ class ContextVar(_Generic[_T]):
     def get(self, default: _T, /) -> _T: ...
     @overload
     def get(self, default: _D, /) -> _D | _T: ...
-    def get(self, default: Any = _NO_DEFAULT, /) -> Any:
+    def get(self, *default: Any) -> Any:
         """Return the variable's value in the current context.
 
         Without a value in the context, return *default* if given, else the variable's
         default, else raise :exc:`LookupError`.
         """
-        value = state_get().get(self, default)
-        if value is _NO_DEFAULT:
-            value = self._default
-            if value is _NO_DEFAULT:
-                raise LookupError(self)
-        return value
+        try:
+            return self._nget(*default)
+        except LookupError:
+            raise LookupError(self) from None
+        except TypeError:
+            raise TypeError(f"get expected at most 1 argument, got {len(default)}") from None
 
     def set(self, value: _T, /) -> Token[_T]:
         """Set the variable's value in the current context; return a :class:`Token`.
@@ -159,20 +181,9 @@ class ContextVar(_Generic[_T]):
         The token restores the previous value with :meth:`reset`, or as a context
         manager: ``with var.set(value): ...`` (3.14 behaviour, on every version).
         """
-        current: PMap = state_get()
-        new: PMap
-        if type(current) is dict:
-            new = current.copy()  # small maps are copied on write (see _pmap)
-            new[self] = value
-            if len(new) > SMALL_MAX:
-                new = map_promote(new)
-        else:
-            new = map_set(current, self, value)
         token: Token[_T] = _alloc_token()
+        token._native = self._nset(value)
         token._var = self
-        token._prev = current
-        token._new = new
-        token._native = _state_set(new)
         return token
 
     def reset(self, token: Token[_T], /) -> None:
@@ -183,33 +194,19 @@ class ContextVar(_Generic[_T]):
         """
         if type(token) is not Token:
             raise TypeError(f"expected an instance of Token, got {token!r}")
-        native = token._native
-        if native is None:
-            raise RuntimeError(f"{token!r} has already been used once")
         if token._var is not self:
+            if token._is_used():  # the stdlib checks "used" first
+                raise RuntimeError(f"{token!r} has already been used once")
             raise ValueError(f"{token!r} was created by a different ContextVar")
-        current = state_get()
-        # The interpreter's reset checks that this is the context the token was made in,
-        # and brings the state back to what it was before that set().
+        # The interpreter checks that the token is unused and that this is the context it
+        # was made in, and puts the old value back.
         try:
-            _state_reset(native)
+            self._nreset(token._native)
         except ValueError:
             raise ValueError(f"{token!r} was created in a different Context") from None
-        except RuntimeError:  # another thread used the token at the same moment
+        except RuntimeError:
             raise RuntimeError(f"{token!r} has already been used once") from None
-        new = token._new
-        token._native = None
-        token._new = None
-        self._cache = _NO_CACHE
-        if current is not new:
-            # Other variables changed since the set: keep their values, restore this one.
-            old = token._prev.get(self, _MISSING)
-            if old is _MISSING:
-                _state_set(map_delete(current, self))
-            else:
-                _state_set(map_set(current, self, old))
-        # ``current`` is released only on return, after the state is final: a finalizer
-        # that the dropped value runs then (and that may set variables) comes last.
+        token._used = True
 
     def __repr__(self) -> str:
         return self._repr()
@@ -271,7 +268,8 @@ class Token(_Generic[_T], metaclass=_TokenMeta):
     ``var.reset(token)`` or, as in 3.14, ``with var.set(value): ...``.
     """
 
-    __slots__ = ("_native", "_new", "_prev", "_var")
+    # ``_used`` is set by a successful reset only: set() does not pay for it.
+    __slots__ = ("_native", "_used", "_var")
 
     MISSING: Any = _MISSING
     """The marker :attr:`old_value` holds when the variable had no value before."""
@@ -279,9 +277,8 @@ class Token(_Generic[_T], metaclass=_TokenMeta):
     __hash__ = None  # type: ignore[assignment]  # unhashable, as in the stdlib
 
     _var: ContextVar[_T]
-    _prev: PMap  # the map before the set: old_value is read from it
-    _new: PMap | None
-    _native: Any
+    _native: NativeToken[Any]
+    _used: bool
 
     def __init_subclass__(cls, **kwargs: object) -> NoReturn:
         _no_subclass(cls)
@@ -294,7 +291,12 @@ class Token(_Generic[_T], metaclass=_TokenMeta):
     @property
     def old_value(self) -> Any:
         """The variable's value before the set, or :attr:`Token.MISSING`."""
-        return self._prev.get(self._var, _MISSING)
+        value = self._native.old_value
+        return _MISSING if value is NATIVE_MISSING else value
+
+    def _is_used(self) -> bool:
+        used: bool = getattr(self, "_used", False)
+        return used
 
     def __enter__(self) -> Self:
         return self
@@ -309,7 +311,7 @@ class Token(_Generic[_T], metaclass=_TokenMeta):
         self._var.reset(self)
 
     def __repr__(self) -> str:
-        used = " used" if self._native is None else ""
+        used = " used" if self._is_used() else ""
         return f"<Token{used} var={self._var!r} at 0x{id(self):x}>"
 
     def __reduce__(self) -> NoReturn:
@@ -322,47 +324,69 @@ class Token(_Generic[_T], metaclass=_TokenMeta):
         _refuse_pickle(self)
 
 
+def _lookup(native: NativeContext, key: Any) -> Any:
+    """Return the value of treadle variable *key* in *native*, or ``_ABSENT``."""
+    if type(key) is not ContextVar:
+        _key_error(key)
+    return native.get(key._native, _ABSENT)
+
+
+def _variables(native: NativeContext) -> Iterator[ContextVar[Any]]:
+    for native_var in native:
+        var = _treadle_var(native_var)
+        if var is not None:
+            yield var
+
+
+def _items(native: NativeContext) -> Iterator[tuple[ContextVar[Any], Any]]:
+    for native_var, value in native.items():
+        var = _treadle_var(native_var)
+        if var is not None:
+            yield var, value
+
+
+def _count(native: NativeContext) -> int:
+    return sum(1 for _ in _variables(native))
+
+
 class _Snapshot(collections.abc.Mapping[Any, Any]):
-    """A read-only Mapping over one map, for the views keys(), values() and items()."""
+    """A read-only Mapping over a private copy of a context, for keys(), values(), items().
 
-    __slots__ = ("_map",)
+    Nobody enters the copy, so it never changes: the views show the context as it was.
+    """
 
-    def __init__(self, m: PMap) -> None:
-        self._map = m
+    __slots__ = ("_native",)
+
+    def __init__(self, native: NativeContext) -> None:
+        self._native = native.copy()
 
     def __getitem__(self, key: Any) -> Any:
-        value = self._map.get(key, ABSENT) if type(key) is ContextVar else ABSENT
-        if value is ABSENT:
+        value = _lookup(self._native, key) if type(key) is ContextVar else _ABSENT
+        if value is _ABSENT:
             raise KeyError(key)
         return value
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._map)
+        return _variables(self._native)
 
     def __len__(self) -> int:
-        return len(self._map)
+        return _count(self._native)
 
 
 class _ItemsView(ItemsView[Any, Any]):
-    __slots__ = ("_pmap",)
-
-    def __init__(self, m: PMap) -> None:
-        super().__init__(_Snapshot(m))
-        self._pmap = m
+    __slots__ = ()
+    _mapping: _Snapshot
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        return map_items(self._pmap)
+        return _items(self._mapping._native)
 
 
 class _ValuesView(ValuesView[Any]):
-    __slots__ = ("_pmap",)
-
-    def __init__(self, m: PMap) -> None:
-        super().__init__(_Snapshot(m))
-        self._pmap = m
+    __slots__ = ()
+    _mapping: _Snapshot
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._pmap.values())
+        return (value for _, value in _items(self._mapping._native))
 
 
 @final
@@ -387,10 +411,6 @@ class Context(_MappingBase, metaclass=_ContextMeta):
     def __init_subclass__(cls, **kwargs: object) -> NoReturn:
         _no_subclass(cls)
 
-    def _map(self) -> PMap:
-        m: PMap = self._native.get(_native.STATE, _native.EMPTY)
-        return m
-
     def run(self, callable: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         """Run ``callable(*args, **kwargs)`` in this context; return its result.
 
@@ -412,18 +432,14 @@ class Context(_MappingBase, metaclass=_ContextMeta):
         return ctx
 
     def __getitem__(self, key: ContextVar[_T], /) -> _T:
-        if type(key) is not ContextVar:
-            _key_error(key)
-        value = self._map().get(key, ABSENT)
-        if value is ABSENT:
+        value = _lookup(self._native, key)
+        if value is _ABSENT:
             raise KeyError(key)
         result: _T = value
         return result
 
     def __contains__(self, key: object, /) -> bool:
-        if type(key) is not ContextVar:
-            _key_error(key)
-        return self._map().get(key, ABSENT) is not ABSENT
+        return _lookup(self._native, key) is not _ABSENT
 
     @overload
     def get(self, key: ContextVar[_T], default: None = None, /) -> _T | None: ...
@@ -433,37 +449,37 @@ class Context(_MappingBase, metaclass=_ContextMeta):
     def get(self, key: ContextVar[_T], default: _D, /) -> _T | _D: ...
     def get(self, key: ContextVar[Any], default: Any = None, /) -> Any:
         """Return the variable's value in this context, or *default*."""
-        if type(key) is not ContextVar:
-            _key_error(key)
-        return self._map().get(key, default)
+        value = _lookup(self._native, key)
+        return default if value is _ABSENT else value
 
     def __iter__(self) -> Iterator[ContextVar[Any]]:
-        return iter(self._map())
+        return _variables(self._native)
 
     def __len__(self) -> int:
-        return len(self._map())
+        # O(n) in the context's variables, the stdlib's included: only treadle's count.
+        return _count(self._native)
 
     def keys(self) -> KeysView[ContextVar[Any]]:
         """Return a view of the variables that have a value in this context now."""
-        return KeysView(_Snapshot(self._map()))
+        return KeysView(_Snapshot(self._native))
 
     def values(self) -> ValuesView[Any]:
         """Return a view of the values of the variables in this context now."""
-        return _ValuesView(self._map())
+        return _ValuesView(_Snapshot(self._native))
 
     def items(self) -> ItemsView[ContextVar[Any], Any]:
         """Return a view of the ``(variable, value)`` pairs of this context now."""
-        return _ItemsView(self._map())
+        return _ItemsView(_Snapshot(self._native))
 
     def __eq__(self, other: object, /) -> bool:
         if not isinstance(other, Context):
             return NotImplemented
-        return map_equal(self._map(), other._map())
+        return dict(_items(self._native)) == dict(_items(other._native))
 
     def __ne__(self, other: object, /) -> bool:
         if not isinstance(other, Context):
             return NotImplemented
-        return not map_equal(self._map(), other._map())
+        return dict(_items(self._native)) != dict(_items(other._native))
 
     def __reduce__(self) -> NoReturn:
         _refuse_pickle(self)
