@@ -385,3 +385,33 @@ def test_concurrent_waits_from_threads(sleeper: subprocess.Popen) -> None:
     for t in threads:
         t.join()
     assert results == [-signal.SIGKILL] * 3
+
+
+def test_path_search_follows_changes_to_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The search list for a bare name is cached per (name, PATH): a new PATH must be seen.
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        script = folder / "treadle-which-dir"
+        script.write_text(f"#!/bin/sh\necho {name}\n")
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "first"))
+    assert subprocess.check_output(["treadle-which-dir"]) == b"first\n"
+    monkeypatch.setenv("PATH", f"{tmp_path / 'second'}{os.pathsep}{tmp_path / 'first'}")
+    assert subprocess.check_output(["treadle-which-dir"]) == b"second\n"
+    monkeypatch.delenv("PATH")
+    with pytest.raises(FileNotFoundError):
+        subprocess.check_output(["treadle-which-dir"])
+
+
+def test_communicate_keeps_bytes_already_buffered() -> None:
+    # communicate() after a partial read returns the rest, buffered bytes included.
+    code = "import sys; sys.stdout.buffer.write(b'x' * 300000 + b'end')"
+    with subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE) as p:
+        assert p.stdout is not None
+        assert p.stdout.read(5) == b"xxxxx"
+        out, err = p.communicate()
+    assert err is None
+    assert out == b"x" * 299995 + b"end"

@@ -12,7 +12,7 @@ import os
 import select as _select
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "native_fork_exec",
     "pidfd_open",
     "posixsubprocess",
+    "spawn_env",
     "wait_readable",
 ]
 
@@ -152,6 +153,21 @@ def fork_exec(
     if VERSION < (3, 14):
         return native_fork_exec(*head, True)  # allow_vfork
     return native_fork_exec(*head)
+
+
+# 3.13+: posix_spawn(env=None) hands the child the process environment as it is, with no
+# conversion; before that the mapping has to be passed and is re-encoded on every call.
+SPAWN_TAKES_NO_ENV = VERSION >= (3, 13)
+
+
+def spawn_env(env: Mapping[Any, Any] | None) -> Any:
+    """Return the env argument for os.posix_spawn (None: this process's environment).
+
+    Typed Any because typeshed accepts None there only for 3.13+.
+    """
+    if env is None and not SPAWN_TAKES_NO_ENV:
+        return os.environ
+    return env
 
 
 def pidfd_open(pid: int) -> int | None:

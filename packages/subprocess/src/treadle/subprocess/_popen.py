@@ -51,6 +51,7 @@ PopenSelector: type[selectors.BaseSelector] = getattr(
 active: list[Popen] | None = []
 
 _READ_CHUNK = 32768
+_PIPE_CAPACITY = 65536  # Linux's default pipe size: what one read(2) can return
 _SIGINT_WAIT = 0.25  # seconds a Ctrl-C'd wait()/__exit__ gives the child to exit too
 
 
@@ -460,20 +461,17 @@ class Popen:
         try:
             try:
                 env_list = None if env is None else [_env_entry(k, v) for k, v in env.items()]
-                exe = os.fsencode(executable)
-                if os.path.dirname(exe):
-                    executable_list: tuple[bytes, ...] = (exe,)
+                if pass_fds:
+                    keep = set(pass_fds)
+                    keep.add(report_w)
+                    fds_kept = tuple(sorted(int(fd) for fd in keep))
                 else:
-                    executable_list = tuple(
-                        os.path.join(os.fsencode(d), exe) for d in os.get_exec_path(env)
-                    )
-                keep = set(pass_fds)
-                keep.add(report_w)
+                    fds_kept = (report_w,)
                 self.pid = _native.fork_exec(
                     args=args,
-                    executable_list=executable_list,
+                    executable_list=_executable_list(os.fsencode(executable), env),
                     close_fds=close_fds,
-                    pass_fds=tuple(sorted(int(fd) for fd in keep)),
+                    pass_fds=fds_kept,
                     cwd=cwd,
                     env=env_list,
                     p2cread=p2cread,
@@ -538,7 +536,7 @@ class Popen:
             actions.append((os.POSIX_SPAWN_CLOSEFROM, 3))  # type: ignore[attr-defined,unused-ignore]
         if actions:
             kwargs["file_actions"] = actions
-        self.pid = os.posix_spawn(executable, args, os.environ if env is None else env, **kwargs)
+        self.pid = os.posix_spawn(executable, args, _native.spawn_env(env), **kwargs)
         self._child_created = True
         self._close_child_ends()
 
@@ -730,10 +728,10 @@ class Popen:
             if self.stdin is not None:
                 self._stdin_write(input)
             elif self.stdout is not None:
-                out = self.stdout.read()
+                out = _read_to_eof(self.stdout, self.pipesize)
                 self.stdout.close()
             elif self.stderr is not None:
-                err = self.stderr.read()
+                err = _read_to_eof(self.stderr, self.pipesize)
                 self.stderr.close()
             self.wait()
             return out, err
@@ -847,6 +845,24 @@ class Popen:
         )
 
 
+def _read_to_eof(stream: Any, pipesize: int) -> Any:
+    """Read *stream* to its end, as ``stream.read()`` would.
+
+    A binary pipe is read a pipe-full at a time and joined once at the end. Its read()
+    grows one buffer by realloc instead (by 1/8 at a time on 3.10), and once the
+    allocator serves large blocks from the heap a growth step can copy the whole buffer;
+    measured on 10 MB, read() cost 2-4 ms more parent CPU than this loop.
+    """
+    if type(stream) is not io.BufferedReader:
+        return stream.read()
+    read1 = stream.read1  # buffered bytes first, then one read(2) per call
+    size = max(pipesize, _PIPE_CAPACITY)
+    chunks: list[bytes] = []
+    while chunk := read1(size):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _as_bytes_view(data: Any) -> memoryview:
     """View *data* as flat bytes, so offsets count bytes whatever the item size."""
     view = memoryview(data)
@@ -905,6 +921,33 @@ def _resolve_extra_groups(extra_groups: Iterable[str | int] | None) -> list[int]
         )
         for g in extra_groups
     ]
+
+
+# (name, PATH) -> the candidates the child tries in order. With env=None the search path is
+# os.environ["PATH"]; reading it directly (rather than through os.get_exec_path, which sets
+# up a warnings context on every call) and keeping the joined result makes the common
+# run(["name"]) cheap. The key holds everything the result depends on, so it never goes
+# stale; the size bound only keeps a program that spawns many names from growing it.
+_exec_lists: dict[tuple[bytes, str | None], tuple[bytes, ...]] = {}
+_EXEC_LISTS_MAX = 64
+
+
+def _executable_list(exe: bytes, env: Mapping[Any, Any] | None) -> tuple[bytes, ...]:
+    """Return the paths the child tries to exec: *exe* if it has a directory, else PATH's."""
+    if b"/" in exe:
+        return (exe,)
+    if env is not None:
+        return tuple(os.path.join(os.fsencode(d), exe) for d in os.get_exec_path(env))
+    path = os.environ.get("PATH")
+    key = (exe, path)
+    found = _exec_lists.get(key)
+    if found is None:
+        dirs = (os.defpath if path is None else path).split(os.pathsep)
+        found = tuple(os.path.join(os.fsencode(d), exe) for d in dirs)
+        if len(_exec_lists) >= _EXEC_LISTS_MAX:
+            _exec_lists.clear()
+        _exec_lists[key] = found
+    return found
 
 
 def _env_entry(name: Any, value: Any) -> bytes:
