@@ -67,9 +67,10 @@ def test_tee_rejects_conflicting_streams() -> None:
 
 def test_tee_with_timeout_keeps_partial_output() -> None:
     seen: list[bytes] = []
-    code = "import time; print('before', flush=True); time.sleep(60)"
+    # A shell, not Python: it writes within milliseconds even on a loaded machine, far
+    # inside the timeout (the timeout is what the test is about, so it cannot be an event).
     with pytest.raises(subprocess.TimeoutExpired) as info:
-        subprocess.run([PY, "-c", code], tee=seen.append, timeout=2)
+        subprocess.run(["sh", "-c", "echo before; exec sleep 60"], tee=seen.append, timeout=3)
     assert info.value.stdout == b"before\n"
     assert b"".join(seen) == b"before\n"
 
@@ -117,13 +118,18 @@ GRANDCHILD = (
     # The shell starts a sleeping grandchild that holds stdout, reports its pid, waits.
     "sleep 60 & echo $!; wait"
 )
+# Long enough for a shell to write its first line on a loaded machine: the output before
+# the timeout is what these tests read.
+TREE_TIMEOUT = 3
 
 
 def test_kill_tree_kills_grandchild_holding_the_pipe() -> None:
     with pytest.raises(subprocess.TimeoutExpired) as info:
-        subprocess.run(GRANDCHILD, shell=True, capture_output=True, timeout=1, kill_tree=True)
+        subprocess.run(
+            GRANDCHILD, shell=True, capture_output=True, timeout=TREE_TIMEOUT, kill_tree=True
+        )
     exc = info.value
-    assert exc.timeout == 1
+    assert exc.timeout == TREE_TIMEOUT
     grandchild = int(exc.stdout.split()[0])
     assert _dies(grandchild)
 
@@ -133,7 +139,7 @@ def test_kill_tree_grandchild_ignoring_sigterm(monkeypatch: pytest.MonkeyPatch) 
     script = "trap '' TERM; sleep 60 & echo $!; wait"
     with pytest.raises(subprocess.TimeoutExpired) as info:
         subprocess.run(
-            script, shell=True, capture_output=True, text=True, timeout=1, kill_tree=True
+            script, shell=True, capture_output=True, text=True, timeout=TREE_TIMEOUT, kill_tree=True
         )
     grandchild = int(info.value.stdout.split()[0])
     assert _dies(grandchild)
@@ -144,7 +150,9 @@ def test_kill_tree_escaped_grandchild_cannot_hang(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(_api, "DRAIN_DEADLINE", 0.3)
     script = "setsid sleep 60 & echo $!; wait"
     with pytest.raises(subprocess.TimeoutExpired) as info:
-        subprocess.run(script, shell=True, stdout=subprocess.PIPE, timeout=1, kill_tree=True)
+        subprocess.run(
+            script, shell=True, stdout=subprocess.PIPE, timeout=TREE_TIMEOUT, kill_tree=True
+        )
     escaped = int(info.value.stdout.split()[0])
     assert _alive(escaped)  # it really escaped, and run() returned anyway
     os.kill(escaped, signal.SIGKILL)
