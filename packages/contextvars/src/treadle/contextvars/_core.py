@@ -76,6 +76,21 @@ def _refuse_pickle(obj: object) -> NoReturn:
     raise TypeError(f"cannot pickle '{_MODULE}.{type(obj).__name__}' object")
 
 
+class _NoPickle:
+    """Refuses pickling and copying, as the stdlib's C types do."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> NoReturn:
+        _refuse_pickle(self)
+
+    def __copy__(self) -> NoReturn:
+        _refuse_pickle(self)
+
+    def __deepcopy__(self, memo: object) -> NoReturn:
+        _refuse_pickle(self)
+
+
 def _key_error(key: object) -> NoReturn:
     raise TypeError(f"a ContextVar key was expected, got {key!r}")
 
@@ -98,7 +113,7 @@ def _treadle_var(native_var: Any) -> ContextVar[Any] | None:
 
 
 @final
-class ContextVar(_Generic[_T]):
+class ContextVar(_Generic[_T], _NoPickle):
     """A context variable: a value per context, as ``contextvars.ContextVar``.
 
     ``ContextVar(name, *, default=...)``. Create variables at module level, never in
@@ -216,15 +231,6 @@ class ContextVar(_Generic[_T]):
         default = "" if self._default is _NO_DEFAULT else f" default={self._default!r}"
         return f"<ContextVar name={self._name!r}{default} at 0x{id(self):x}>"
 
-    def __reduce__(self) -> NoReturn:
-        _refuse_pickle(self)
-
-    def __copy__(self) -> NoReturn:
-        _refuse_pickle(self)
-
-    def __deepcopy__(self, memo: object) -> NoReturn:
-        _refuse_pickle(self)
-
 
 class _Missing:
     __slots__ = ()
@@ -262,7 +268,7 @@ else:
 
 
 @final
-class Token(_Generic[_T], metaclass=_TokenMeta):
+class Token(_Generic[_T], _NoPickle, metaclass=_TokenMeta):
     """What :meth:`ContextVar.set` returns: it can undo that set, once.
 
     ``var.reset(token)`` or, as in 3.14, ``with var.set(value): ...``.
@@ -313,15 +319,6 @@ class Token(_Generic[_T], metaclass=_TokenMeta):
     def __repr__(self) -> str:
         used = " used" if self._is_used() else ""
         return f"<Token{used} var={self._var!r} at 0x{id(self):x}>"
-
-    def __reduce__(self) -> NoReturn:
-        _refuse_pickle(self)
-
-    def __copy__(self) -> NoReturn:
-        _refuse_pickle(self)
-
-    def __deepcopy__(self, memo: object) -> NoReturn:
-        _refuse_pickle(self)
 
 
 def _lookup(native: NativeContext, key: Any) -> Any:
@@ -390,7 +387,7 @@ class _ValuesView(ValuesView[Any]):
 
 
 @final
-class Context(_MappingBase, metaclass=_ContextMeta):
+class Context(_NoPickle, _MappingBase, metaclass=_ContextMeta):
     """A mapping of context variables to their values, that code can run in.
 
     ``Context()`` is empty; :func:`copy_context` copies the current one. Read-only
@@ -480,15 +477,6 @@ class Context(_MappingBase, metaclass=_ContextMeta):
         if not isinstance(other, Context):
             return NotImplemented
         return dict(_items(self._native)) != dict(_items(other._native))
-
-    def __reduce__(self) -> NoReturn:
-        _refuse_pickle(self)
-
-    def __copy__(self) -> NoReturn:
-        _refuse_pickle(self)
-
-    def __deepcopy__(self, memo: object) -> NoReturn:
-        _refuse_pickle(self)
 
 
 collections.abc.Mapping.register(Context)
