@@ -111,7 +111,11 @@ def test_result_timeout() -> None:
         f.exception(timeout=0.01)
     with pytest.raises(TypeError, match="timeout"):
         f.result(timeout="1")  # type: ignore[arg-type]
-    assert not f._blocked  # a timed-out waiter leaves nothing behind
+    # The timed-out waits leave the future as it was: finishing it still wakes a waiter.
+    assert f._gate is not None
+    assert f._gate.locked()
+    f.set_result(1)
+    assert f.result(timeout=0) == 1
 
 
 def test_result_wakes_when_set_from_another_thread() -> None:

@@ -8,7 +8,8 @@ Waiting protocol (shared with the stdlib, so that mixed code works both ways): a
 keeps ``_waiters``, objects with ``add_result``/``add_exception``/``add_cancelled``
 methods that ``wait``/``as_completed`` install (the stdlib's ``wait`` can install its own
 on a treadle future, and treadle's ``wait`` on a stdlib future, through ``_condition``).
-Threads blocked in :meth:`Future.result` park on a lock of their own in ``_blocked``.
+Threads blocked in :meth:`Future.result` wait on ``_gate``, a lock that the first of them
+creates (held) and that finishing the future releases.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def _check_timeout(timeout: object) -> float | None:
 class _ConditionView:
     """``future._condition`` for code written against the stdlib's Future internals.
 
-    Acquiring it takes the future's lock; ``notify_all`` wakes the threads blocked in
-    ``result()``/``exception()`` so they look at the state again.
+    Acquiring it takes the future's lock. ``notify_all`` (made after setting a finished
+    state by hand) wakes the threads blocked in ``result()``/``exception()``; ``wait``
+    returns once the future is done, or when *timeout* runs out.
     """
 
     __slots__ = ("_future",)
@@ -118,24 +120,34 @@ class _ConditionView:
         self.release()
 
     def notify_all(self) -> None:
-        self._future._wake_blocked()
+        # Only a finished state can wake the waiters: they wait for nothing else.
+        future = self._future
+        if future._state in _TERMINAL:
+            future._open()
 
     notify = notify_all
 
     def wait(self, timeout: float | None = None) -> bool:
         future = self._future
-        gate = _Lock()
-        gate.acquire()
-        future._blocked.append(gate)
+        gate = future._gate_to_wait_on()
         future._lock.release()
         try:
-            if timeout is None:
-                return bool(gate.acquire())
-            return bool(gate.acquire(True, timeout)) if timeout > 0 else False
+            return gate is None or _pass_gate(gate, timeout)
         finally:
             future._lock.acquire()
-            if gate in future._blocked:
-                future._blocked.remove(gate)
+
+
+def _pass_gate(gate: Any, timeout: float | None) -> bool:
+    """Wait until *gate* is released, then release it again for the next waiter."""
+    if timeout is None:
+        got = gate.acquire()
+    elif timeout > 0:
+        got = gate.acquire(True, timeout)
+    else:
+        got = gate.acquire(False)
+    if got:
+        gate.release()
+    return bool(got)
 
 
 class Future(_std.Future[_T]):
@@ -153,12 +165,15 @@ class Future(_std.Future[_T]):
     def __init__(self) -> None:
         """Create a pending future (the stdlib's ``__init__`` is deliberately not run)."""
         self._lock = _Lock()
+        # Made (held) by the first thread that waits for the future to finish, released
+        # when it does; each waiter passes it on. A future nobody waits on never has one.
+        self._gate: Any = None
         self._state = PENDING
         self._result = None
         self._exception = None
         self._waiters: list[Any] = []
-        self._blocked: list[Any] = []
-        self._done_callbacks: list[Callable[[Future[_T]], object]] = []
+        # Made by the first add_done_callback: most futures never have one.
+        self._done_callbacks: list[Callable[[Future[_T]], object]] | None = None
 
     @property  # a view on demand, not the stdlib's Condition
     def _condition(self) -> _ConditionView:  # type: ignore[override]
@@ -174,60 +189,53 @@ class Future(_std.Future[_T]):
         return where + ">"
 
     # -------------------------------------------------------------- internal helpers
+    # The lock is taken with acquire()/try/finally rather than ``with``: on the hot
+    # paths the context-manager protocol costs about twice as much as the two calls.
 
-    def _wake_blocked(self) -> None:
-        # Called with self._lock held.
-        blocked = self._blocked
-        if blocked:
-            self._blocked = []
-            for gate in blocked:
-                gate.release()
+    def _open(self) -> None:
+        # Called with self._lock held, once the state is terminal: wake the waiters.
+        gate = self._gate
+        if gate is not None:
+            self._gate = None
+            gate.release()
+
+    def _gate_to_wait_on(self) -> Any:
+        # Called with self._lock held: None if the future is done, else the gate.
+        if self._state in _TERMINAL:
+            return None
+        gate = self._gate
+        if gate is None:
+            gate = self._gate = _Lock()
+            gate.acquire()
+        return gate
 
     def _invoke_callbacks(self) -> None:
         callbacks = self._done_callbacks
         if not callbacks:
             return
-        self._done_callbacks = []
+        self._done_callbacks = None
         for callback in callbacks:
             try:
                 callback(self)
             except Exception:
                 LOGGER.exception("exception calling callback for %r", self)
 
-    def _park(self, timeout: float | None) -> None:
-        """Block until the state is terminal or *timeout* runs out."""
-        deadline = None if timeout is None else _monotonic() + timeout
-        while True:
-            gate = _Lock()
-            gate.acquire()
-            with self._lock:
-                if self._state in _TERMINAL:
-                    return
-                self._blocked.append(gate)
-            if deadline is None:
-                gate.acquire()
-            else:
-                remaining = deadline - _monotonic()
-                if remaining <= 0 or not gate.acquire(True, remaining):
-                    with self._lock:
-                        if gate in self._blocked:
-                            self._blocked.remove(gate)
-                    return
-            if self._state in _TERMINAL:
-                return
-
     # ------------------------------------------------------------------ public API
 
     def cancel(self) -> bool:
         """Cancel the call if it has not started; return whether it is cancelled."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             state = self._state
             if state in (RUNNING, FINISHED):
                 return False
             if state in _CANCELLED_STATES:
                 return True
             self._state = CANCELLED
-            self._wake_blocked()
+            self._open()
+        finally:
+            lock.release()
         self._invoke_callbacks()
         return True
 
@@ -268,8 +276,21 @@ class Future(_std.Future[_T]):
 
     def _wait_finished(self, timeout: float | None) -> None:
         # Wait for the call to finish; CancelledError or TimeoutError if it does not.
-        if self._state not in _CANCELLED_STATES:
-            self._park(_check_timeout(timeout))
+        if self._state not in _TERMINAL:
+            timeout = _check_timeout(timeout)
+            # The lock is held only to find the gate: the wait itself is outside it.
+            lock = self._lock
+            lock.acquire()
+            try:
+                gate = self._gate_to_wait_on()
+            finally:
+                lock.release()
+            if gate is not None:
+                if timeout is None:
+                    gate.acquire()
+                    gate.release()
+                else:
+                    _pass_gate(gate, timeout)
         state = self._state
         if state in _CANCELLED_STATES:
             raise CancelledError()
@@ -281,10 +302,17 @@ class Future(_std.Future[_T]):
 
         Exceptions raised by *fn* are logged and ignored.
         """
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._state not in _TERMINAL:
-                self._done_callbacks.append(fn)
+                if self._done_callbacks is None:
+                    self._done_callbacks = [fn]
+                else:
+                    self._done_callbacks.append(fn)
                 return
+        finally:
+            lock.release()
         try:
             fn(self)
         except Exception:
@@ -297,7 +325,9 @@ class Future(_std.Future[_T]):
 
         For executors; RuntimeError if the future already ran or finished.
         """
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             state = self._state
             if state == PENDING:
                 self._state = RUNNING
@@ -307,36 +337,45 @@ class Future(_std.Future[_T]):
                 for waiter in self._waiters:
                     waiter.add_cancelled(self)
                 return False
-            LOGGER.critical("Future %s in unexpected state: %s", id(self), state)
-            raise RuntimeError("Future in unexpected state")
+        finally:
+            lock.release()
+        LOGGER.critical("Future %s in unexpected state: %s", id(self), state)
+        raise RuntimeError("Future in unexpected state")
 
     def set_result(self, result: _T) -> None:
         """Set the call's result and wake waiters (InvalidStateError if already done)."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._state in _TERMINAL:
                 raise InvalidStateError(f"{self._state}: {self!r}")
             self._result = result
             self._state = FINISHED
             for waiter in self._waiters:
                 waiter.add_result(self)
-            blocked = self._blocked
-            if blocked:
-                self._blocked = []
-                for gate in blocked:
-                    gate.release()
+            gate = self._gate
+            if gate is not None:
+                self._gate = None
+                gate.release()
+        finally:
+            lock.release()
         if self._done_callbacks:
             self._invoke_callbacks()
 
     def set_exception(self, exception: BaseException | None) -> None:
         """Set the call's exception and wake waiters (InvalidStateError if already done)."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._state in _TERMINAL:
                 raise InvalidStateError(f"{self._state}: {self!r}")
             self._exception = exception
             self._state = FINISHED
             for waiter in self._waiters:
                 waiter.add_exception(self)
-            self._wake_blocked()
+            self._open()
+        finally:
+            lock.release()
         self._invoke_callbacks()
 
 

@@ -2,11 +2,12 @@
 
 How work reaches the workers: ``submit`` appends ``(future, fn, args, kwargs, context)``
 to a deque shared with the workers. A worker takes items from it until it is empty; then,
-under the pool's lock, it parks on a lock of its own, listed in ``idle``. ``submit``
-(under the same lock) wakes an idle worker if there is one, or starts a new thread while
-fewer than ``max_workers`` exist: idle threads are reused before new ones start. Workers
-hold the pool's shared state, never the executor, so that an executor nobody references
-lets its idle workers go.
+under the pool's lock, it parks on a lock of its own, listed in ``idle`` (after its last
+task it lists itself before publishing the outcome, so the caller's next submit finds it).
+``submit`` (under the same lock) wakes an idle worker if there is one, or starts a new
+thread while fewer than ``max_workers`` exist: idle threads are reused before new ones
+start. Workers hold the pool's shared state, never the executor, so that an executor
+nobody references lets its idle workers go.
 
 At interpreter exit (treadle.threading's exit hook, before ``atexit`` handlers) new work
 is refused, the work already queued finishes, and the workers are joined.
@@ -51,7 +52,6 @@ class _Pool:
         "idle",
         "lock",
         "max_workers",
-        "returning",
         "shutdown",
         "slots",
         "threads",
@@ -66,7 +66,6 @@ class _Pool:
         self.shutdown = False
         self.broken: str | bool = False
         self.max_workers = max_workers
-        self.returning = 0  # workers done with a task, not yet back at the queue
         self.slots = None if max_pending is None else _threading.Semaphore(max_pending)
 
     def wake_idle(self) -> None:
@@ -109,50 +108,65 @@ def _worker(
     lock = pool.lock
     gate = _Lock()
     gate.acquire()
-    back = False  # counted in pool.returning: done with a task, not yet at the queue
     while True:
+        if not work:
+            lock.acquire()  # not ``with``: see Future's helpers
+            try:
+                if not work:
+                    if pool.shutdown or pool.broken or _global_shutdown:
+                        # Wake a sibling so that it sees the same and leaves too.
+                        pool.wake_idle()
+                        return
+                    pool.idle.append(gate)
+                    parked = True
+                else:
+                    parked = False
+            finally:
+                lock.release()
+            if parked:
+                gate.acquire()
+            continue
         try:
             future, fn, args, kwargs, ctx = popleft()
-        except IndexError:
-            with lock:
-                if work:
-                    continue
-                if back:
-                    pool.returning -= 1
-                    back = False
-                if pool.shutdown or pool.broken or _global_shutdown:
-                    # Wake a sibling so that it sees the same and leaves too.
-                    pool.wake_idle()
-                    return
-                pool.idle.append(gate)
-            gate.acquire()
+        except IndexError:  # a sibling took the last item since ``if not work``
             continue
-        if back:
-            with lock:
-                pool.returning -= 1
-            back = False
         if slots is not None:
             slots.release()
-        if future.set_running_or_notify_cancel():
+        if not future.set_running_or_notify_cancel():
+            del future, fn, args, kwargs, ctx
+            continue
+        error: BaseException | None = None
+        result = None
+        try:
+            result = fn(*args, **kwargs) if ctx is None else ctx.run(fn, *args, **kwargs)
+        except BaseException as exc:
+            error = exc
+        del fn, args, kwargs, ctx
+        parked = False
+        if not work and future._done_callbacks is None:
+            # Nothing queued: park before the caller can see the outcome, so that a
+            # submit made right after it wakes this thread rather than starting another
+            # one. Not when done-callbacks will run here: work handed to this thread
+            # would wait for them (for ever, if one of them waits for that work).
+            lock.acquire()
             try:
-                result = fn(*args, **kwargs) if ctx is None else ctx.run(fn, *args, **kwargs)
-            except BaseException as exc:
-                # With nothing queued, count this worker before the caller can see the
-                # outcome: a submit made right after it must not start another thread.
-                if not work and not back:
-                    with lock:
-                        pool.returning += 1
-                    back = True
-                future.set_exception(exc)
-                del exc
-            else:
-                if not work and not back:
-                    with lock:
-                        pool.returning += 1
-                    back = True
+                if not (work or pool.shutdown or pool.broken or _global_shutdown):
+                    pool.idle.append(gate)
+                    parked = True
+            finally:
+                lock.release()
+        try:
+            if error is None:
                 future.set_result(result)
-                del result
-        del future, fn, args, kwargs, ctx
+            else:
+                future.set_exception(error)
+        except BaseException:
+            # The call set its own future, or a callback raised a BaseException: keep
+            # serving, since this thread may already have been handed more work.
+            LOGGER.critical("Exception in worker", exc_info=True)
+        del future, result, error
+        if parked:
+            gate.acquire()
 
 
 def _initializer_failed(pool: _Pool) -> None:
@@ -295,7 +309,9 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
             )
         future: Future[_T] = Future()
         ctx = _contextvars.copy_context() if self._propagate_context else None
-        with pool.lock:
+        lock = pool.lock
+        lock.acquire()  # not ``with``: see Future's helpers
+        try:
             if pool.broken or pool.shutdown or _global_shutdown:
                 if slots is not None:
                     slots.release()  # hand the wake-up on to the next blocked submitter
@@ -305,10 +321,13 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
                     raise RuntimeError("cannot schedule new futures after shutdown")
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             pool.work.append((future, fn, args, kwargs, ctx))
-            if pool.idle:
-                pool.idle.pop().release()
-            elif len(pool.threads) < pool.max_workers and len(pool.work) > pool.returning:
+            idle = pool.idle
+            if idle:
+                idle.pop().release()
+            elif len(pool.threads) < pool.max_workers:
                 self._start_worker()
+        finally:
+            lock.release()
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
