@@ -16,7 +16,7 @@ from __future__ import annotations
 import _thread
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["NAME_MAXLEN", "get_name", "set_name"]
 
@@ -52,12 +52,28 @@ else:
 
     if sys.platform.startswith("linux"):
         NAME_MAXLEN = 15
+        # Fixed once the interpreter has started.
+        _FS_ENCODING = sys.getfilesystemencoding()
+        _prctl: list[Any] = []
+
+        def _load_prctl() -> Any:
+            import ctypes  # noqa: PLC0415
+
+            # Every Thread.start() names its thread: PyDLL keeps the GIL across this
+            # short system call, sparing a release and re-take of the GIL each time.
+            _prctl.append(ctypes.PyDLL(None, use_errno=True).prctl)
+            return _prctl[0]
 
         def _linux_set_name(name: str) -> None:
             """Set the name of the current OS thread."""
-            raw = _encode(name, 15)
-            lib = _libc()
-            if lib.prctl(_PR_SET_NAME, raw, 0, 0, 0) != 0:  # pragma: no cover
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"set_name() argument 'name' must be str, not {type(name).__name__}"
+                )
+            # As in 3.14, a NUL ends the name where the C library sees it.
+            raw = name.encode(_FS_ENCODING, "replace")[:15]
+            prctl = _prctl[0] if _prctl else _load_prctl()
+            if prctl(_PR_SET_NAME, raw, 0, 0, 0) != 0:  # pragma: no cover
                 import ctypes  # noqa: PLC0415
 
                 err = ctypes.get_errno()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import sys
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +30,7 @@ __all__ = [
     "count",
     "report_unraisable",
     "shutdown",
+    "start_bootstrap",
     "start_joinable_thread",
     "start_new_thread",
 ]
@@ -122,9 +122,9 @@ def _check_can_start() -> None:
         raise PythonFinalizationError("can't create new thread at interpreter shutdown")
 
 
-def _start(boot: _Boot) -> int:
+def _start(function: Callable[..., object], args: tuple[Any, ...] = ()) -> int:
     try:
-        return _native.native_start(boot, ())
+        return _native.native_start(function, args)
     except RuntimeError as exc:
         # 3.12 refuses new threads once finalization begins with a plain RuntimeError.
         if sys.is_finalizing() and not isinstance(exc, PythonFinalizationError):
@@ -170,6 +170,20 @@ if sys.version_info >= (3, 13):
                 raise PythonFinalizationError(str(exc)) from None
             raise
 
+    def start_bootstrap(
+        bootstrap: Callable[[], object], handle: ThreadHandle, daemon: bool
+    ) -> None:
+        """Start a thread running ``bootstrap()`` on *handle*, a new ``_ThreadHandle``.
+
+        What ``start_joinable_thread(bootstrap, handle, daemon)`` does (the audit event,
+        the refusal during finalization, non-daemon threads joined at exit), less the
+        argument checks and the wrapper that reports an escaping exception: *bootstrap*
+        must catch its own.
+        """
+        # The interpreter checks the arguments, raises the audit event and refuses to
+        # start during finalization itself, as it does for the stdlib's Thread.start().
+        _native.native_start_joinable(bootstrap, handle=handle, daemon=daemon)
+
     def shutdown() -> None:
         """Wait for every non-daemon thread (the interpreter does it at exit on 3.13+)."""
         import _thread  # noqa: PLC0415
@@ -181,10 +195,11 @@ if sys.version_info >= (3, 13):
 
 else:
     _NOT_STARTED, _RUNNING, _DONE = 0, 1, 2
-    # Handles of running threads, so a forked child can mark the vanished ones done,
-    # and the non-daemon ones, which shutdown() waits for.
-    _running: weakref.WeakSet[ThreadHandle] = weakref.WeakSet()
-    _non_daemon: set[ThreadHandle] = set()
+    # Handles of started threads not yet seen to end: a forked child marks the vanished
+    # ones done, and shutdown() waits for the non-daemon ones. A plain set (adding and
+    # discarding cost no Python call); finished handles nobody joined are pruned now
+    # and then, so it stays about as large as the number of live threads.
+    _running: set[ThreadHandle] = set()
     _prune_at = [16]
     _registry_lock = allocate_lock()
 
@@ -195,11 +210,12 @@ else:
         ``ident`` is its identifier (0 before it starts).
         """
 
-        __slots__ = ("__weakref__", "_ident", "_ready", "_sentinel", "_state")
+        __slots__ = ("__weakref__", "_daemon", "_ident", "_ready", "_sentinel", "_state")
 
         def __init__(self) -> None:
             self._ident = 0
             self._state = _NOT_STARTED
+            self._daemon = True
             self._ready: _native.LockType | None = None
             self._sentinel: _native.LockType | None = None
 
@@ -211,15 +227,26 @@ else:
             """The thread's identifier, or 0 before it starts."""
             return self._ident
 
-        def _claim(self) -> None:
+        def _claim(self, daemon: bool) -> None:
+            # Runs in the starting thread: joiners wait on _ready until the new thread
+            # has taken its sentinel.
             if self._state != _NOT_STARTED:
                 raise RuntimeError("thread already started")
             ready = allocate_lock()
             ready.acquire()
             self._ready = ready
             self._state = _RUNNING
+            self._daemon = daemon
+            with _registry_lock:
+                if len(_running) >= _prune_at[0]:
+                    for done in [h for h in _running if h._finished_quietly()]:
+                        _running.discard(done)
+                    _prune_at[0] = max(16, 2 * len(_running))
+                _running.add(self)
 
         def _unclaim(self) -> None:
+            with _registry_lock:
+                _running.discard(self)
             self._state = _NOT_STARTED
             self._ready = None
 
@@ -232,6 +259,11 @@ else:
             self._sentinel = sentinel
             assert self._ready is not None
             self._ready.release()
+
+        def _boot(self, bootstrap: Callable[[], object]) -> None:
+            # What start_bootstrap() runs in the new thread.
+            self._begin()
+            bootstrap()
 
         def is_done(self) -> bool:
             """Return whether the thread has finished."""
@@ -252,10 +284,23 @@ else:
             self._state = _DONE
             with _registry_lock:
                 _running.discard(self)
-                _non_daemon.discard(self)
 
         def join(self, timeout: float | None = None) -> None:
             """Wait until the thread ends, or until *timeout* seconds have passed."""
+            sentinel = self._sentinel
+            if timeout is None and sentinel is not None and self._state == _RUNNING:
+                # The common case: a started thread, joined by another one, for as long
+                # as it takes. Its sentinel is free once it has ended.
+                if sentinel.acquire(False):
+                    sentinel.release()
+                elif self._ident == get_ident():
+                    raise RuntimeError("Cannot join current thread")
+                else:
+                    sentinel.acquire()
+                    sentinel.release()
+                if self._state != _DONE:
+                    self._finished()
+                return
             timeout = _check_timeout(timeout)
             if self._state == _NOT_STARTED:
                 raise RuntimeError("thread not started")
@@ -296,24 +341,24 @@ else:
     ThreadHandle.__module__ = "treadle.thread_core"
 
     def _start_handle(boot: _Boot, handle: ThreadHandle, daemon: bool) -> None:
-        handle._claim()
-        with _registry_lock:
-            _running.add(handle)
-            if not daemon:
-                if len(_non_daemon) >= _prune_at[0]:
-                    # Threads nobody joined stay listed until shutdown(); drop the
-                    # finished ones now and then so the set stays as small as the
-                    # number of live non-daemon threads.
-                    for done in [h for h in _non_daemon if h._finished_quietly()]:
-                        _non_daemon.discard(done)
-                    _prune_at[0] = max(16, 2 * len(_non_daemon))
-                _non_daemon.add(handle)
+        handle._claim(daemon)
         try:
             _start(boot)
         except BaseException:
-            with _registry_lock:
-                _running.discard(handle)
-                _non_daemon.discard(handle)
+            handle._unclaim()
+            raise
+
+    def start_bootstrap(
+        bootstrap: Callable[[], object], handle: ThreadHandle, daemon: bool
+    ) -> None:
+        """Start a thread running ``bootstrap()`` on *handle* (as the 3.13+ version above)."""
+        sys.audit("_thread.start_joinable_thread", bootstrap, daemon, handle)
+        if sys.is_finalizing():
+            raise PythonFinalizationError("can't create new thread at interpreter shutdown")
+        handle._claim(daemon)
+        try:
+            _start(handle._boot, (bootstrap,))
+        except BaseException:
             handle._unclaim()
             raise
 
@@ -322,20 +367,19 @@ else:
         me = get_ident()
         while True:
             with _registry_lock:
-                pending = [h for h in _non_daemon if h._ident != me]
+                pending = [h for h in _running if not h._daemon and h._ident != me]
             if not pending:
                 return
             for handle in pending:
                 handle.join()
                 with _registry_lock:
-                    _non_daemon.discard(handle)
+                    _running.discard(handle)
 
     def after_fork_in_child() -> None:
         """Only the forking thread survives a fork: every other handle is done."""
         global _registry_lock
         _registry_lock = allocate_lock()
         me = get_ident()
-        _non_daemon.intersection_update(h for h in _running if h._ident == me)
         for handle in list(_running):
             if handle._ident != me:
                 handle._set_done()

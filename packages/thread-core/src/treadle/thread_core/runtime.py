@@ -19,6 +19,10 @@ and ``join()`` are the owner's (so logging's ``threadName`` is the owner's name)
 :func:`stdlib_threads` lists the threads the stdlib knows of that nobody published
 here (its own threads, the main thread, dummies), for a treadle ``enumerate()``.
 
+**Starting.** :func:`start_thread` starts a thread on a thread handle the way the
+stdlib's ``Thread.start()`` does, for a bootstrap that handles its own exceptions: no
+wrapper runs between the new OS thread and the bootstrap.
+
 **Fork.** :func:`after_fork_in_child` registers a callable that runs in the child
 after ``os.fork()``, after treadle.thread_core has made its own state consistent (in the
 child only the forking thread is alive, and the handles of the other threads are done).
@@ -42,6 +46,7 @@ __all__ = [
     "at_thread_join",
     "owner_of",
     "publish_current_thread",
+    "start_thread",
     "stdlib_threads",
     "unpublish_current_thread",
 ]
@@ -142,12 +147,16 @@ class _StdlibView(_std._DummyThread):
             self._is_stopped = False
 
 
-def publish_current_thread(owner: ThreadOwner) -> None:
-    """Show the calling thread to the stdlib's ``threading`` as *owner*."""
+def publish_current_thread(owner: ThreadOwner, *, native_id: int | None = None) -> None:
+    """Show the calling thread to the stdlib's ``threading`` as *owner*.
+
+    *native_id*, if given, is the calling thread's ``get_native_id()``, already known
+    to the caller (asking the OS again costs a system call).
+    """
     view = object.__new__(_StdlibView)
     view._treadle_owner = owner
     ident = view._ident = get_ident()
-    view._native_id = get_native_id()
+    view._native_id = get_native_id() if native_id is None else native_id
     view._initialized = True  # the stdlib's properties (ident, ...) check this first
     with _std._active_limbo_lock:  # type: ignore[attr-defined]
         _std._active[ident] = view  # type: ignore[attr-defined]
@@ -173,6 +182,13 @@ def owner_of(thread: object) -> ThreadOwner | None:
         owner: ThreadOwner = thread._treadle_owner
         return owner
     return None
+
+
+# -------------------------------------------------------------------------- starting
+
+
+# The function itself, not a wrapper: it is on the path of every Thread.start().
+start_thread = _threads.start_bootstrap
 
 
 # ------------------------------------------------------------------------------ fork

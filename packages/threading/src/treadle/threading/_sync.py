@@ -81,9 +81,7 @@ _blocked_on: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _note_blocked(obj: Any) -> None:
-    # Once per object (a flag on it), so that waiting stays cheap.
-    if obj._fork_noted:
-        return
+    # Callers check obj._fork_noted first: once per object, so that waiting stays cheap.
     try:
         _blocked_on.add(obj)
     except TypeError:  # pragma: no cover - a subclass without __weakref__
@@ -264,6 +262,8 @@ class Condition:
             raise RuntimeError("cannot wait on un-acquired lock")
         if timeout is not None:
             timeout = check_timeout(timeout)
+        if not self._fork_noted:
+            _note_blocked(self)
         gate = _new_lock()
         gate.acquire()
         queue = self._waiters
@@ -271,7 +271,6 @@ class Condition:
         state = self._release_save()
         opened = False
         try:
-            _note_blocked(self)
             opened = gate.acquire() if timeout is None else _park(gate, timeout)
             return opened
         finally:
@@ -306,6 +305,13 @@ class Condition:
         if not self._is_owned():
             raise RuntimeError("cannot notify on un-acquired lock")
         queue = self._waiters
+        if n == 1 and queue:
+            # The usual call: wake one waiter, with as little as possible after it.
+            try:
+                queue.popleft().release()
+            except (IndexError, RuntimeError):  # pragma: no cover - as below
+                self.notify(1)
+            return
         while queue and n > 0:
             try:
                 gate = queue.popleft()
@@ -434,7 +440,8 @@ class Semaphore:
             with self._mutex:
                 self._refill()
                 self._gates.append(gate)
-            _note_blocked(self)
+            if not self._fork_noted:
+                _note_blocked(self)
             # A permit given back before the gate was queued is in the deque now.
             try:
                 tokens.pop()
@@ -606,22 +613,25 @@ class Event:
 
     def clear(self) -> None:
         """Reset the flag: later waiters block until ``set()``."""
-        with self._cond:
-            self._flag = False
+        # No lock: waiters only ever need to see set() (which takes it), and storing
+        # the flag is a single atomic step.
+        self._flag = False
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the flag is set (or *timeout*); return whether it was set."""
         if timeout is not None:
             timeout = check_timeout(timeout)
-        if self._flag:
+        flag = self._flag  # read into a local: the second look below is a fresh one
+        if flag:
             return True
+        if not self._fork_noted:
+            _note_blocked(self)
         gate = _new_lock()
         gate.acquire()
         with self._cond:
-            if self.is_set():  # set meanwhile
+            if self._flag:  # set meanwhile
                 return True
             self._gates.append(gate)
-        _note_blocked(self)
         if timeout is None:
             gate.acquire()
             return True
@@ -715,7 +725,8 @@ class Barrier:
                 self._count = 0
                 cond.notify_all()
                 return index
-            _note_blocked(self)
+            if not self._fork_noted:
+                _note_blocked(self)
             done = cond.wait_for(lambda: mine.broken or self._round is not mine, timeout)
             if mine.broken:
                 raise BrokenBarrierError

@@ -107,14 +107,30 @@ _registry_lock = thread_core.allocate_lock()
 counter = itertools.count(1).__next__
 """Numbers for default thread names."""
 
-_public_module: list[ModuleType] = []
+_public: ModuleType | None = None
 
 
 def _pub() -> Any:
-    """Return the public ``treadle.threading`` module (patched names are read there)."""
-    if not _public_module:
-        _public_module.append(sys.modules[__name__.rpartition(".")[0]])
-    return _public_module[0]
+    """Return the public ``treadle.threading`` module (patched names are read there).
+
+    Hot paths write ``(_public or _pub())``: one global read once it is known.
+    """
+    global _public
+    if _public is None:
+        _public = sys.modules[__name__.rpartition(".")[0]]
+    return _public
+
+
+# Thread.start() launches through this unless the public module's _start_joinable_thread
+# has been replaced (then through the replacement, as the stdlib would).
+_default_start_joinable = thread_core.start_joinable_thread
+_start_thread = runtime.start_thread
+_publish = runtime.publish_current_thread
+_unpublish = runtime.unpublish_current_thread
+_new_lock = thread_core.allocate_lock
+_new_handle = thread_core._ThreadHandle
+# sys.flags is fixed when the interpreter starts.
+_INHERIT_CONTEXT = bool(getattr(sys.flags, "thread_inherit_context", False))
 
 
 # ----------------------------------------------------------------------- trace / profile
@@ -232,6 +248,12 @@ class Thread:
     """
 
     _initialized = False
+    # Defaults kept on the class: __init__ need not store them.
+    _started_flag = False  # start() has launched the thread
+    _boot_lock: Any = None  # held from start() until the new thread is registered
+    _ident: int | None = None
+    _native_id: int | None = None
+    _is_stopped = False
 
     def __init__(
         self,
@@ -255,29 +277,23 @@ class Thread:
         if name:
             name = str(name)
         else:
-            name = f"Thread-{_pub()._counter()}"
+            name = f"Thread-{(_public or _pub())._counter()}"
             if target is not None:
                 target_name = getattr(target, "__name__", None)
                 if target_name is not None:
-                    name += f" ({target_name})"
-        if kwargs is None:
-            kwargs = {}
+                    name = f"{name} ({target_name})"
         self._target = target
-        self._name: str = str(name)
+        self._name: str = name
         self._args = args
-        self._kwargs = kwargs
+        self._kwargs = {} if kwargs is None else kwargs
         if daemon is None:
-            daemon = current_thread().daemon
+            creator = active.get(_get_ident())
+            daemon = (current_thread() if creator is None else creator).daemon
         elif daemon:
             _check_daemon_allowed()
         self._daemonic = bool(daemon)
         self._context = context
-        self._ident: int | None = None
-        self._native_id: int | None = None
-        self._handle: Any = thread_core._ThreadHandle()
-        self._started = Event()
-        self._booted = Event()
-        self._is_stopped = False
+        self._handle: Any = _new_handle()
         self._initialized = True
         self._stderr = sys.stderr
         self._invoke_excepthook = _invoke_excepthook
@@ -299,9 +315,9 @@ class Thread:
     def __repr__(self) -> str:
         assert self._initialized, "Thread.__init__() was not called"
         state = "initial"
-        if self._started.is_set():
+        if self._started_flag:
             state = "started"
-        if self._is_stopped or (self._started.is_set() and self._handle.is_done()):
+        if self._is_stopped or (self._started_flag and self._handle.is_done()):
             state = "stopped"
         if self._daemonic:
             state += " daemon"
@@ -318,30 +334,39 @@ class Thread:
         """
         if not self._initialized:
             raise RuntimeError("thread.__init__() not called")
-        if self._started.is_set():
+        if self._started_flag:
             raise RuntimeError("threads can only be started once")
-        if self._context is None and getattr(sys.flags, "thread_inherit_context", False):
+        if _INHERIT_CONTEXT and self._context is None:
             self._context = _std_contextvars.copy_context()
+        boot = self._boot_lock = _new_lock()
+        boot.acquire()
         with _registry_lock:
             limbo[self] = self
+        start = (_public or _pub())._start_joinable_thread
         try:
-            _pub()._start_joinable_thread(
-                self._bootstrap, handle=self._handle, daemon=self._daemonic
-            )
+            if start is _default_start_joinable:
+                _start_thread(self._bootstrap, self._handle, self._daemonic)
+            else:  # replaced (tests do): called as the stdlib calls it
+                start(self._bootstrap, handle=self._handle, daemon=self._daemonic)
         except BaseException:
             with _registry_lock:
                 limbo.pop(self, None)
+            self._boot_lock = None
             raise
-        self._started.set()
+        self._started_flag = True
         # As the stdlib does, return once the thread is registered (here and with the
         # stdlib's threading), so enumerate() and current_thread() agree with start().
-        self._booted.wait()
+        # The lock is given back at once: native_id may wait on it too.
+        boot.acquire()
+        boot.release()
 
     def _bootstrap(self) -> None:
-        ident = _get_ident()
+        ident = self._ident = _get_ident()
+        # Started from now on, even if start() has not yet got the GIL back to say so.
+        self._started_flag = True
+        boot = self._boot_lock
         try:
-            self._ident = ident
-            self._native_id = _get_native_id()
+            native_id = self._native_id = _get_native_id()
             if _set_os_name is not None:
                 try:
                     _set_os_name(self._name)
@@ -350,8 +375,10 @@ class Thread:
             with _registry_lock:
                 active[ident] = self
                 limbo.pop(self, None)
-            runtime.publish_current_thread(self)
-            self._booted.set()
+            _publish(self, native_id=native_id)
+            if boot is not None:
+                boot.release()
+                boot = None
             if _trace_hook is not None:
                 sys.settrace(_trace_hook)
             if _profile_hook is not None:
@@ -365,8 +392,10 @@ class Thread:
                 self._invoke_excepthook(self)
         finally:
             self._is_stopped = True
+            if boot is not None:  # failed before registering: start() must not wait forever
+                boot.release()
             try:
-                runtime.unpublish_current_thread()
+                _unpublish()
             finally:
                 with _registry_lock:
                     if active.get(ident) is self:
@@ -390,23 +419,22 @@ class Thread:
         Check ``is_alive()`` afterwards to know whether it ended. A negative timeout
         waits for nothing. RuntimeError for a thread not started, or the current one.
         """
-        problem = (
-            "Thread.__init__() not called"
-            if not self._initialized
-            else "cannot join thread before it is started"
-            if not self._started.is_set()
-            else "cannot join current thread"
-            if self is current_thread()
-            else None
-        )
-        if problem is not None:
-            raise RuntimeError(problem)
-        self._handle.join(None if timeout is None else max(check_timeout(timeout), 0.0))
+        if not self._started_flag:
+            if not self._initialized:
+                raise RuntimeError("Thread.__init__() not called")
+            raise RuntimeError("cannot join thread before it is started")
+        # current_thread() is self only in a thread whose ident is self's.
+        if self._ident == _get_ident() and self is current_thread():
+            raise RuntimeError("cannot join current thread")
+        if timeout is None:
+            self._handle.join()
+        else:
+            self._handle.join(max(check_timeout(timeout), 0.0))
 
     def is_alive(self) -> bool:
         """Return whether the thread is running (between ``start()`` and its end)."""
         assert self._initialized, "Thread.__init__() not called"
-        if not self._started.is_set():
+        if not self._started_flag:
             return False
         return not self._handle.is_done()
 
@@ -438,8 +466,11 @@ class Thread:
     def native_id(self) -> int | None:
         """The OS's id for the thread once started, else None."""
         assert self._initialized, "Thread.__init__() not called"
-        if self._native_id is None and self._started.is_set() and not self._is_stopped:
-            self._booted.wait()
+        if self._native_id is None and self._started_flag and not self._is_stopped:
+            boot = self._boot_lock
+            if boot is not None:  # start() is under way in another thread
+                with boot:
+                    pass
         return self._native_id
 
     @property
@@ -454,7 +485,7 @@ class Thread:
             raise RuntimeError("Thread.__init__() not called")
         if value:
             _check_daemon_allowed()
-        if self._started.is_set():
+        if self._started_flag:
             raise RuntimeError("cannot set daemon status of active thread")
         self._daemonic = bool(value)
 
@@ -504,8 +535,7 @@ class MainThread(Thread):
         self._handle = _FlagHandle(ident)
         self._ident = ident
         self._native_id = _get_native_id() if ident == _get_ident() else None
-        self._started.set()
-        self._booted.set()
+        self._started_flag = True
         active[ident] = self
 
 
@@ -524,8 +554,7 @@ class DummyThread(Thread):
         self._handle = _FlagHandle(ident)
         self._ident = ident
         self._native_id = _get_native_id()
-        self._started.set()
-        self._booted.set()
+        self._started_flag = True
         with _registry_lock:
             active[ident] = self
         _death_watch.marker = _DummyMarker(self)
@@ -545,9 +574,42 @@ class DummyThread(Thread):
 
     def is_alive(self) -> bool:
         """Whether the foreign thread is still running (RuntimeError once it ended)."""
-        if self._started.is_set() and not self._is_stopped and not self._handle.is_done():
+        if self._started_flag and not self._is_stopped and not self._handle.is_done():
             return True
         raise RuntimeError("thread is not alive")
+
+
+class _StartedView:
+    """``Thread._started``: the started flag, seen through part of an Event's API."""
+
+    __slots__ = ("_thread",)
+
+    def __init__(self, thread: Thread) -> None:
+        self._thread = thread
+
+    def is_set(self) -> bool:
+        return self._thread._started_flag
+
+    def set(self) -> None:
+        self._thread._started_flag = True
+
+    def clear(self) -> None:
+        self._thread._started_flag = False
+
+
+class _StartedAttribute:
+    """The stdlib keeps an Event in ``Thread._started``; treadle keeps a flag.
+
+    Code that looks there (``is_set()``, and ``clear()`` in CPython's tests of dummy
+    threads) gets a view of the flag. It is a non-data descriptor, so a subclass that
+    stores its own ``_started`` attribute still can, without touching the flag.
+    """
+
+    def __get__(self, thread: Thread | None, owner: type | None = None) -> Any:
+        return self if thread is None else _StartedView(thread)
+
+
+Thread._started = _StartedAttribute()  # type: ignore[attr-defined]
 
 
 class _DummyMarker:
@@ -754,10 +816,8 @@ def after_fork() -> None:
     _main[:] = [current]  # the forking thread is the child's main thread
     _sync.reinit_after_fork()
     for thread in survivors.values():
-        thread._started._at_fork_reinit()
-        thread._started._flag = True
-        thread._booted._at_fork_reinit()
-        thread._booted._flag = True
+        thread._started_flag = True
+        thread._boot_lock = None
 
 
 def _main_finished() -> None:
