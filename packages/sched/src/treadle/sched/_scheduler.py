@@ -164,20 +164,18 @@ class scheduler:  # the stdlib's name
                     pop(heap)  # cancelled: drop it and look at the next one
                     self._dead -= 1
                     continue
-                now = timefunc()
-                if when > now:
-                    wait = True
-                else:
-                    wait = False
+                delay = when - timefunc()
+                due = delay <= 0
+                if due:  # taken off while the lock is held: nobody else runs it
                     pop(heap)
                     del live[sequence]
-            if wait:
-                if not blocking:
-                    return when - now
-                delayfunc(when - now)
-            else:
+            if due:
                 action(*argument, **kwargs)
                 delayfunc(0)  # let other threads run
+            elif blocking:
+                delayfunc(delay)  # then look again: an earlier event may have come in
+            else:
+                return delay
 
     @property
     def queue(self) -> list[Event]:
