@@ -150,6 +150,32 @@ def test_blocking_put_woken_by_get() -> None:
     assert q.get_nowait() == 2
 
 
+def test_put_and_get_wait_for_a_holder_of_the_mutex(q: tq.Queue[int]) -> None:
+    # The holder blocks (no GIL to hand over), so put() and get() give up yielding and
+    # block on the mutex; they finish once it is released, in order.
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with q.mutex:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(60)
+    putter, put_out = _run(lambda: q.put(5))
+    getter, get_out = _run(q.get)
+    assert put_out == []
+    assert get_out == []
+    release.set()
+    for t in (holder, putter, getter):
+        t.join(60)
+    assert put_out == [None]
+    assert get_out == [5]
+    assert q.empty()
+    assert not q.mutex.locked()
+
+
 def test_timed_get_woken_by_put(q: tq.Queue[int]) -> None:
     t, out = _run(lambda: q.get(timeout=60))
     _wait_parked(q.not_empty)

@@ -20,7 +20,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
-from time import monotonic
+from time import monotonic, sleep
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,6 +44,29 @@ def check_timeout(timeout: object) -> None:
         ) from None
     if negative:
         raise ValueError("'timeout' must be a non-negative number")
+
+
+# How many times a thread that finds the mutex taken gives up the GIL before it blocks.
+_YIELDS = 20
+
+
+def _take(mutex: Any) -> None:
+    """Take *mutex*, which a try without blocking found held by another thread.
+
+    Under a GIL the holder is a thread that lost the GIL inside its critical section (or
+    one that took the lock from the kernel while it waited for the GIL). Blocking on the
+    lock here hands the GIL to that thread, and the two then tend to take turns for every
+    item, each turn two context switches: a lock convoy, which made producer/consumer
+    runs on 3.10 three to eight times slower than they need be. Giving up the GIL with
+    ``sleep(0)`` lets the holder finish its (short) critical section while this thread
+    keeps its place to run; after ``_YIELDS`` tries (a holder blocked in I/O, say) it
+    blocks as usual.
+    """
+    for _ in range(_YIELDS):
+        sleep(0)
+        if mutex.acquire(False):
+            return
+    mutex.acquire()
 
 
 def _check_wait(timeout: float) -> None:
@@ -99,7 +122,8 @@ class _WaitList:
                 # The wake-up was meant for us: hand it on so that it is not lost.
                 self._wake(1)
             raise
-        lock.acquire()
+        if not lock.acquire(False):
+            _take(lock)
         if not opened:
             try:
                 waiters.remove(gate)
@@ -229,7 +253,10 @@ class Queue(Generic[_T]):
         seconds if it is not None (then raise Full); with *block* false raise Full at
         once if there is no free slot. ShutDown if the queue has been shut down.
         """
-        with self.mutex:
+        mutex = self.mutex
+        if not mutex.acquire(False):
+            _take(mutex)
+        try:
             if self.is_shutdown:
                 raise ShutDown
             maxsize = self.maxsize
@@ -245,6 +272,8 @@ class Queue(Generic[_T]):
             if not self._getters:
                 return
             gate = self._getters.popleft()
+        finally:
+            mutex.release()
         # Opened once the mutex is free: the woken getter does not run into it held.
         gate.release()
 
@@ -273,7 +302,10 @@ class Queue(Generic[_T]):
         if it is not None (then raise Empty); with *block* false raise Empty at once if
         none is there. Once the queue is shut down and empty, raise ShutDown.
         """
-        with self.mutex:
+        mutex = self.mutex
+        if not mutex.acquire(False):
+            _take(mutex)
+        try:
             if self._qsize():
                 if block and timeout is not None:
                     check_timeout(timeout)
@@ -289,6 +321,8 @@ class Queue(Generic[_T]):
             if not self._putters:
                 return item
             gate = self._putters.popleft()
+        finally:
+            mutex.release()
         gate.release()
         return item
 
