@@ -406,6 +406,52 @@ def test_path_search_follows_changes_to_path(
         subprocess.check_output(["treadle-which-dir"])
 
 
+def _script(folder: Path, name: str, text: str, mode: int = 0o755) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / name
+    script.write_text(f"#!/bin/sh\necho {text}\n")
+    script.chmod(mode)
+
+
+def test_path_search_sees_a_program_added_to_an_earlier_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Missing candidates are dropped in the parent on every call, never remembered.
+    _script(tmp_path / "late", "treadle-path-prog", "late")
+    (tmp_path / "early").mkdir()
+    monkeypatch.setenv("PATH", f"{tmp_path / 'early'}{os.pathsep}{tmp_path / 'late'}")
+    assert subprocess.check_output(["treadle-path-prog"]) == b"late\n"
+    _script(tmp_path / "early", "treadle-path-prog", "early")
+    assert subprocess.check_output(["treadle-path-prog"]) == b"early\n"
+
+
+def test_path_search_relative_entry_is_resolved_in_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "bin" in PATH means cwd/bin for the child: the parent's own directory is not asked.
+    _script(tmp_path / "work" / "bin", "treadle-rel-prog", "relative")
+    _script(tmp_path / "fallback", "treadle-rel-prog", "fallback")
+    monkeypatch.setenv("PATH", f"bin{os.pathsep}{tmp_path / 'fallback'}")
+    monkeypatch.chdir(tmp_path)
+    out = subprocess.check_output(["treadle-rel-prog"], cwd=tmp_path / "work")
+    assert out == b"relative\n"
+
+
+def test_path_search_non_executable_match_is_skipped_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An existing but non-executable candidate is still tried by the child (and fails),
+    # so a later executable one runs; with no later one, PermissionError as in the stdlib.
+    # (Root too: execve wants at least one execute bit, whatever the capabilities.)
+    _script(tmp_path / "a", "treadle-perm-prog", "a", mode=0o644)
+    _script(tmp_path / "b", "treadle-perm-prog", "b")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    assert subprocess.check_output(["treadle-perm-prog"]) == b"b\n"
+    monkeypatch.setenv("PATH", str(tmp_path / "a"))
+    with pytest.raises(PermissionError):
+        subprocess.check_output(["treadle-perm-prog"])
+
+
 def test_communicate_keeps_bytes_already_buffered() -> None:
     # communicate() after a partial read returns the rest, buffered bytes included.
     code = "import sys; sys.stdout.buffer.write(b'x' * 300000 + b'end')"
