@@ -200,10 +200,9 @@ def run(
       SIGTERM to the whole group, then SIGKILL after a grace period; the pipes are then
       drained with a deadline, so a grandchild holding them cannot hang the call.
     """
-    given = {name for name in ("stdin", "stdout", "stderr") if kwargs.get(name) is not None}
-    if input is not None and "stdin" in given:
+    if input is not None and kwargs.get("stdin") is not None:
         raise ValueError("stdin and input arguments may not both be used.")
-    if capture_output and given & {"stdout", "stderr"}:
+    if capture_output and (kwargs.get("stdout") is not None or kwargs.get("stderr") is not None):
         raise ValueError("stdout and stderr arguments may not be used with capture_output.")
     if input is not None:
         kwargs["stdin"] = PIPE

@@ -30,7 +30,7 @@ except ImportError:
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
-from treadle.threading import Lock
+from treadle.thread_core import allocate_lock
 
 from . import _native
 from ._errors import SubprocessError, TimeoutExpired
@@ -152,8 +152,9 @@ class Popen:
         pipesize: int | None = -1,
         process_group: int | None = None,
     ) -> None:
-        cleanup()
-        self._waitpid_lock = Lock()
+        if active:
+            cleanup()
+        self._waitpid_lock = allocate_lock()
         self._input: bytes | memoryview | None = None
         self._input_offset = 0
         self._communication_started = False
@@ -213,9 +214,13 @@ class Popen:
 
         if process_group is not None and not isinstance(process_group, int):
             raise TypeError("process_group must be an integer")
-        gid = _resolve_group(group)
-        gids = _resolve_extra_groups(extra_groups)
-        uid = _resolve_user(user)
+        gid = gids = uid = None
+        if group is not None:
+            gid = _resolve_group(group)
+        if extra_groups is not None:
+            gids = _resolve_extra_groups(extra_groups)
+        if user is not None:
+            uid = _resolve_user(user)
 
         if _native.MSWINDOWS or not _native.CAN_FORK_EXEC:
             raise OSError(
@@ -232,16 +237,24 @@ class Popen:
         self._owned: list[int] = []  # pipe ends this Popen created and has not closed
         self._owned_child_ends: list[int] = []
         try:
-            p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite = self._get_handles(
-                stdin, stdout, stderr
-            )
-            # The parent's ends of the pipes become this Popen's file objects.
-            opts: dict[str, Any] = {"bufsize": bufsize, "encoding": encoding, "errors": errors}
-            self.stdin = self._parent_end(
-                p2cwrite, writing=True, line_buffering=line_buffering, **opts
-            )
-            self.stdout = self._parent_end(c2pread, writing=False, line_buffering=False, **opts)
-            self.stderr = self._parent_end(errread, writing=False, line_buffering=False, **opts)
+            if stdin is None and stdout is None and stderr is None:
+                # Everything inherited: no pipe, no file object.
+                p2cread = p2cwrite = c2pread = c2pwrite = errread = errwrite = -1
+            else:
+                p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite = self._get_handles(
+                    stdin, stdout, stderr
+                )
+                # The parent's ends of the pipes become this Popen's file objects.
+                opts: dict[str, Any] = {
+                    "bufsize": bufsize,
+                    "encoding": encoding,
+                    "errors": errors,
+                }
+                self.stdin = self._parent_end(
+                    p2cwrite, writing=True, line_buffering=line_buffering, **opts
+                )
+                self.stdout = self._parent_end(c2pread, writing=False, line_buffering=False, **opts)
+                self.stderr = self._parent_end(errread, writing=False, line_buffering=False, **opts)
             self._execute_child(
                 args, executable, preexec_fn, close_fds, pass_fds, cwd, env,
                 startupinfo, creationflags, shell,
@@ -412,7 +425,9 @@ class Popen:
         process_group: int | None,
     ) -> None:
         """Start the child (fork_exec, or posix_spawn where that is equivalent)."""
-        if isinstance(args, (str, bytes)):
+        if type(args) is list:
+            pass  # the common case, kept as it is: fork_exec only reads it
+        elif isinstance(args, (str, bytes)):
             args = [args]
         elif isinstance(args, os.PathLike):
             if shell:
@@ -433,9 +448,9 @@ class Popen:
 
         if (
             _native.USE_POSIX_SPAWN
-            and os.path.dirname(executable)
-            and preexec_fn is None
             and (not close_fds or _native.HAVE_POSIX_SPAWN_CLOSEFROM)
+            and preexec_fn is None
+            and os.path.dirname(executable)
             and not pass_fds
             and cwd is None
             and all(fd < 0 or fd >= 3 for fd in (p2cread, c2pwrite, errwrite))
@@ -722,7 +737,7 @@ class Popen:
         """
         if self._communication_started and input:
             raise ValueError("Cannot send input after starting communication")
-        pipes = sum(f is not None for f in (self.stdin, self.stdout, self.stderr))
+        pipes = (self.stdin is not None) + (self.stdout is not None) + (self.stderr is not None)
         if timeout is None and not self._communication_started and pipes < 2 and self._tee is None:
             out = err = None
             if self.stdin is not None:
