@@ -416,7 +416,7 @@ def _script(folder: Path, name: str, text: str, mode: int = 0o755) -> None:
 def test_path_search_sees_a_program_added_to_an_earlier_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Missing candidates are dropped in the parent on every call, never remembered.
+    # The search runs on every call (only the list of candidates is cached).
     _script(tmp_path / "late", "treadle-path-prog", "late")
     (tmp_path / "early").mkdir()
     monkeypatch.setenv("PATH", f"{tmp_path / 'early'}{os.pathsep}{tmp_path / 'late'}")
@@ -428,7 +428,7 @@ def test_path_search_sees_a_program_added_to_an_earlier_dir(
 def test_path_search_relative_entry_is_resolved_in_cwd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # "bin" in PATH means cwd/bin for the child: the parent's own directory is not asked.
+    # "bin" in PATH means cwd/bin for the child, not the parent's bin.
     _script(tmp_path / "work" / "bin", "treadle-rel-prog", "relative")
     _script(tmp_path / "fallback", "treadle-rel-prog", "fallback")
     monkeypatch.setenv("PATH", f"bin{os.pathsep}{tmp_path / 'fallback'}")

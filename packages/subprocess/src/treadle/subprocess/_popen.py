@@ -484,7 +484,7 @@ class Popen:
                     fds_kept = (report_w,)
                 self.pid = _native.fork_exec(
                     args=args,
-                    executable_list=_executable_list(os.fsencode(executable), env, cwd),
+                    executable_list=_executable_list(os.fsencode(executable), env),
                     close_fds=close_fds,
                     pass_fds=fds_kept,
                     cwd=cwd,
@@ -947,44 +947,22 @@ _exec_lists: dict[tuple[bytes, str | None], tuple[bytes, ...]] = {}
 _EXEC_LISTS_MAX = 64
 
 
-def _executable_list(exe: bytes, env: Mapping[Any, Any] | None, cwd: Any) -> tuple[bytes, ...]:
+def _executable_list(exe: bytes, env: Mapping[Any, Any] | None) -> tuple[bytes, ...]:
     """Return the paths the child tries to exec: *exe* if it has a directory, else PATH's."""
     if b"/" in exe:
         return (exe,)
     if env is not None:
-        candidates = tuple(os.path.join(os.fsencode(d), exe) for d in os.get_exec_path(env))
-    else:
-        path = os.environ.get("PATH")
-        key = (exe, path)
-        found = _exec_lists.get(key)
-        if found is None:
-            dirs = (os.defpath if path is None else path).split(os.pathsep)
-            found = tuple(os.path.join(os.fsencode(d), exe) for d in dirs)
-            if len(_exec_lists) >= _EXEC_LISTS_MAX:
-                _exec_lists.clear()
-            _exec_lists[key] = found
-        candidates = found
-    return _skip_missing(candidates, relative_ok=cwd is None)
-
-
-def _skip_missing(candidates: tuple[bytes, ...], *, relative_ok: bool) -> tuple[bytes, ...]:
-    """Drop the leading candidates that do not exist.
-
-    The child tries each candidate with execve and moves on when it fails for want of a
-    file; a failed execve costs several times an access() here (the kernel sets up a new
-    address space before it looks the path up), and with a long PATH that was ~5% of
-    run(["true"]). Dropping here only what the child would have skipped keeps its
-    behaviour: it still tries, in order, everything from the first file that exists. A
-    relative candidate is resolved by the child after its chdir(cwd), so with a cwd the
-    dropping stops at the first one. When nothing exists the whole list goes, so that the
-    child reports the error it would have reported.
-    """
-    for i, candidate in enumerate(candidates):
-        if not (relative_ok or candidate.startswith(b"/")):
-            return candidates[i:]
-        if os.access(candidate, os.F_OK):
-            return candidates[i:]
-    return candidates
+        return tuple(os.path.join(os.fsencode(d), exe) for d in os.get_exec_path(env))
+    path = os.environ.get("PATH")
+    key = (exe, path)
+    found = _exec_lists.get(key)
+    if found is None:
+        dirs = (os.defpath if path is None else path).split(os.pathsep)
+        found = tuple(os.path.join(os.fsencode(d), exe) for d in dirs)
+        if len(_exec_lists) >= _EXEC_LISTS_MAX:
+            _exec_lists.clear()
+        _exec_lists[key] = found
+    return found
 
 
 def _env_entry(name: Any, value: Any) -> bytes:
