@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import threading as std
-from typing import Any
-
 import pytest
 
 from treadle import threading as tt
@@ -128,21 +124,6 @@ def test_condition_notifyall_deprecated() -> None:
     cond = tt.Condition()
     with cond, pytest.warns(DeprecationWarning, match="notify_all"):
         cond.notifyAll()
-
-
-def test_stdlib_lock_in_treadle_condition_and_back() -> None:
-    for cond in (tt.Condition(std.Lock()), std.Condition(tt.Lock()), std.Condition(tt.RLock())):
-        box: list[int] = []
-
-        def producer(cond: Any = cond, box: list[int] = box) -> None:
-            with cond:
-                box.append(1)
-                cond.notify()
-
-        with cond:
-            (t,) = _run(producer)
-            assert cond.wait_for(functools.partial(len, box), 30)
-        t.join()
 
 
 # ------------------------------------------------------------------------ Semaphore

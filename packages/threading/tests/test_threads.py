@@ -162,65 +162,6 @@ def test_timer_fires_and_cancels() -> None:
     assert never == []
 
 
-def test_enumerate_sees_stdlib_threads_and_stdlib_sees_ours() -> None:
-    release = tt.Event()
-    std_thread = std.Thread(target=release.wait, name="std-side")
-    ours = tt.Thread(target=release.wait, name="treadle-side")
-    std_thread.start()
-    ours.start()
-    try:
-        assert std_thread in tt.enumerate()
-        assert ours in tt.enumerate()
-        assert "treadle-side" in [t.name for t in std.enumerate()]
-        assert tt.main_thread() in tt.enumerate()
-        assert tt.active_count() == len(tt.enumerate())
-    finally:
-        release.set()
-        std_thread.join()
-        ours.join()
-    assert ours not in tt.enumerate()
-    assert "treadle-side" not in [t.name for t in std.enumerate()]
-
-
-def test_current_thread_in_stdlib_thread_and_foreign_thread() -> None:
-    seen: list[Any] = []
-    t = std.Thread(target=lambda: seen.append(tt.current_thread()))
-    t.start()
-    t.join()
-    assert seen == [t]
-    done = tt.Lock()
-    done.acquire()
-
-    def foreign() -> None:
-        seen.append(tt.current_thread())
-        done.release()
-
-    tt._start_new_thread(foreign, ())
-    done.acquire()
-    assert isinstance(seen[-1], tt._DummyThread)
-    assert seen[-1].daemon
-    assert seen[-1].name.startswith("Dummy-")
-
-
-def test_logging_thread_name() -> None:
-    import io
-    import logging
-
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(threadName)s"))
-    log = logging.getLogger("treadle-threading-test")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        t = tt.Thread(target=lambda: log.info("x"), name="logged-name")
-        t.start()
-        t.join()
-    finally:
-        log.removeHandler(handler)
-    assert stream.getvalue().strip() == "logged-name"
-
-
 def test_main_thread() -> None:
     main = tt.main_thread()
     assert main.name == "MainThread"

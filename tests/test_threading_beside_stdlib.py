@@ -1,11 +1,20 @@
-"""Exit and fork behaviour of treadle.threading beside the stdlib (in child processes)."""
+"""treadle.threading beside the stdlib: each point of issue 4's "Beside the stdlib".
+
+Names and registries shared both ways, logging's threadName, locks of either kind in
+conditions of either kind, and (in child processes) the joins at exit and fork.
+"""
 
 from __future__ import annotations
 
+import functools
+import io
+import logging
 import os
 import subprocess
 import sys
 import textwrap
+import threading as std
+from typing import Any
 
 import pytest
 
@@ -121,8 +130,14 @@ def test_fork_leaves_consistent_state() -> None:
             ok = ok and sem.acquire(timeout=5)
             evt.set()
             ok = ok and evt.wait(5)
-            t = tt.Thread(target=lambda: None)
+            # The barrier's vanished waiter does not count: two new parties pass it.
+            t = tt.Thread(target=barrier.wait, args=(5,))
             t.start()
+            ok = ok and barrier.n_waiting <= 1
+            try:
+                barrier.wait(5)
+            except tt.BrokenBarrierError:
+                ok = False
             t.join()
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
@@ -141,8 +156,6 @@ def test_fork_leaves_consistent_state() -> None:
 
 
 def test_treadle_lock_accepted_by_stdlib_condition_in_thread() -> None:
-    import threading as std
-
     cond = std.Condition(tt.RLock())
     flag: list[int] = []
 
@@ -177,3 +190,75 @@ def test_import_from_another_thread_exits_cleanly() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert proc.stdout.strip() == "MainThread"
+
+
+def test_enumerate_sees_stdlib_threads_and_stdlib_sees_ours() -> None:
+    release = tt.Event()
+    std_thread = std.Thread(target=release.wait, name="std-side")
+    ours = tt.Thread(target=release.wait, name="treadle-side")
+    std_thread.start()
+    ours.start()
+    try:
+        assert std_thread in tt.enumerate()
+        assert ours in tt.enumerate()
+        assert "treadle-side" in [t.name for t in std.enumerate()]
+        assert tt.main_thread() in tt.enumerate()
+        assert tt.active_count() == len(tt.enumerate())
+    finally:
+        release.set()
+        std_thread.join()
+        ours.join()
+    assert ours not in tt.enumerate()
+    assert "treadle-side" not in [t.name for t in std.enumerate()]
+
+
+def test_current_thread_in_stdlib_thread_and_foreign_thread() -> None:
+    seen: list[Any] = []
+    t = std.Thread(target=lambda: seen.append(tt.current_thread()))
+    t.start()
+    t.join()
+    assert seen == [t]
+    done = tt.Lock()
+    done.acquire()
+
+    def foreign() -> None:
+        seen.append(tt.current_thread())
+        done.release()
+
+    tt._start_new_thread(foreign, ())
+    done.acquire()
+    assert isinstance(seen[-1], tt._DummyThread)
+    assert seen[-1].daemon
+    assert seen[-1].name.startswith("Dummy-")
+
+
+def test_logging_thread_name() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(threadName)s"))
+    log = logging.getLogger("treadle-threading-test")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        t = tt.Thread(target=lambda: log.info("x"), name="logged-name")
+        t.start()
+        t.join()
+    finally:
+        log.removeHandler(handler)
+    assert stream.getvalue().strip() == "logged-name"
+
+
+def test_stdlib_lock_in_treadle_condition_and_back() -> None:
+    for cond in (tt.Condition(std.Lock()), std.Condition(tt.Lock()), std.Condition(tt.RLock())):
+        box: list[int] = []
+
+        def producer(cond: Any = cond, box: list[int] = box) -> None:
+            with cond:
+                box.append(1)
+                cond.notify()
+
+        with cond:
+            t = tt.Thread(target=producer)
+            t.start()
+            assert cond.wait_for(functools.partial(len, box), 30)
+        t.join()
