@@ -71,9 +71,7 @@ class SimpleQueue(Generic[_T]):
 
     def put_nowait(self, item: _T) -> None:
         """Put *item* into the queue: the same as ``put(item)``."""
-        self._items.append(item)
-        if self._gates:
-            _open_one(self._gates)
+        self.put(item, False)
 
     def get(self, block: bool = True, timeout: float | None = None) -> _T:
         """Remove and return an item from the queue.
