@@ -11,28 +11,20 @@ import io
 import logging
 import os
 import subprocess
-import sys
-import textwrap
 import threading as std
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from treadle import threading as tt
 
-
-def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+# The pytest-treadle fixture: runs a snippet in a new interpreter.
+Snippet = Callable[[str], "subprocess.CompletedProcess[str]"]
 
 
-def test_non_daemon_threads_joined_before_atexit() -> None:
-    proc = _run(
+def test_non_daemon_threads_joined_before_atexit(python_snippet: Snippet) -> None:
+    proc = python_snippet(
         """
         import atexit, threading
         from treadle import threading as tt
@@ -53,8 +45,8 @@ def test_non_daemon_threads_joined_before_atexit() -> None:
     assert proc.stdout.strip() == "register_atexit,thread"
 
 
-def test_shutdown_when_substituted_for_stdlib() -> None:
-    proc = _run(
+def test_shutdown_when_substituted_for_stdlib(python_snippet: Snippet) -> None:
+    proc = python_snippet(
         """
         import atexit, sys, threading
         from treadle import threading as tt
@@ -75,8 +67,8 @@ def test_shutdown_when_substituted_for_stdlib() -> None:
     assert proc.stdout.strip() == "1 1"
 
 
-def test_register_atexit_after_shutdown_refused() -> None:
-    proc = _run(
+def test_register_atexit_after_shutdown_refused(python_snippet: Snippet) -> None:
+    proc = python_snippet(
         """
         from treadle import threading as tt
         tt._shutdown()
@@ -91,8 +83,8 @@ def test_register_atexit_after_shutdown_refused() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_fork_leaves_consistent_state() -> None:
-    proc = _run(
+def test_fork_leaves_consistent_state(python_snippet: Snippet) -> None:
+    proc = python_snippet(
         """
         import os, warnings
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -171,8 +163,8 @@ def test_treadle_lock_accepted_by_stdlib_condition_in_thread() -> None:
     t.join()
 
 
-def test_import_from_another_thread_exits_cleanly() -> None:
-    proc = _run(
+def test_import_from_another_thread_exits_cleanly(python_snippet: Snippet) -> None:
+    proc = python_snippet(
         """
         import _thread
         done = _thread.allocate_lock()

@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from treadle import thread_core
+
+# The pytest-treadle fixture: runs a snippet in a new interpreter.
+Snippet = Callable[[str], "subprocess.CompletedProcess[str]"]
 
 WAIT = 30.0  # a deadlock guard for Event.wait, far above any real wait
 
@@ -216,18 +218,8 @@ def test_count_follows_threads() -> None:
     assert thread_core._count() == orig
 
 
-def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_non_daemon_thread_joined_before_atexit() -> None:
-    proc = _run(
+def test_non_daemon_thread_joined_before_atexit(python_snippet: Snippet) -> None:
+    proc = python_snippet(
         """
         import atexit, time
         from treadle import thread_core
@@ -245,8 +237,8 @@ def test_non_daemon_thread_joined_before_atexit() -> None:
     assert proc.stdout.split() == ["main", "done", "worker", "done", "atexit"]
 
 
-def test_daemon_thread_not_waited_for() -> None:
-    proc = _run(
+def test_daemon_thread_not_waited_for(python_snippet: Snippet) -> None:
+    proc = python_snippet(
         """
         from treadle import thread_core
         gate = thread_core.allocate_lock(); gate.acquire()

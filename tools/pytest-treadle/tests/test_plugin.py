@@ -115,3 +115,24 @@ def test_with_reason():
     )
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*leaks_ok needs reason=*"])
+
+
+def test_python_snippet_runs_dedented_code_in_a_new_interpreter(
+    pytester: pytest.Pytester,
+) -> None:
+    result = _run(
+        pytester,
+        """
+def test_snippet(python_snippet):
+    proc = python_snippet(
+        '''
+        import sys
+        print("dedented")
+        sys.exit(3)
+        '''
+    )
+    assert proc.stdout == "dedented\\n"
+    assert proc.returncode == 3
+""",
+    )
+    result.assert_outcomes(passed=1)

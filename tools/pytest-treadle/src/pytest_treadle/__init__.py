@@ -16,14 +16,21 @@ reason, by ``@pytest.mark.leaks_ok("thread", reason="...")``.
 
 Under pytest-xdist several workers share ``/dev/shm``, so there the segment check
 runs once, in the controller, over the whole session.
+
+The plugin also gives every test the ``python_snippet`` fixture: it runs a piece of code
+(dedented) in a new interpreter, this one's executable, and returns the completed
+process with its output as text, for behaviour that only shows at start-up or exit.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -254,3 +261,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"shared-memory segments leaked by the run: {leaked}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def python_snippet() -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """Return a function that runs *code* in a new interpreter and returns the result."""
+
+    def run(code: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return run
