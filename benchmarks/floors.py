@@ -26,27 +26,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import Case, measure
+from bench_queue import _put_get  # the same loop as the SimpleQueue case there
 
 Timed = Callable[[int], float]
 
 
-def _put_get(put: Callable[..., Any], get: Callable[..., Any]) -> Timed:
-    def run(n: int) -> float:
-        t0 = time.perf_counter()
-        for i in range(n):
-            put(i)
-            get()
-        return time.perf_counter() - t0
-
-    return run
-
-
-def _least_python_queue() -> tuple[Callable[..., None], Callable[..., Any]]:
+def _least_python_queue() -> SimpleNamespace:
     items: deque[Any] = deque()
     append, popleft = items.append, items.popleft
     parked: list[Any] = []
@@ -59,7 +50,7 @@ def _least_python_queue() -> tuple[Callable[..., None], Callable[..., Any]]:
     def get(block: bool = True, timeout: float | None = None) -> Any:
         return popleft()
 
-    return put, get
+    return SimpleNamespace(put=put, get=get)
 
 
 def _copies(copy: Callable[[], Any]) -> Timed:
@@ -87,12 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args(argv)
-    c_queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
     cases = [
         Case(
             "SimpleQueue put+get: C vs least Python",
-            _put_get(c_queue.put, c_queue.get),
-            _put_get(*_least_python_queue()),
+            _put_get(queue.SimpleQueue),
+            _put_get(_least_python_queue),
             n=200_000,
             target=1 / 2,
         ),
