@@ -30,7 +30,7 @@ except ImportError:
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
-from treadle.thread_core import allocate_lock
+from treadle.threading import Lock
 
 from . import _native
 from ._errors import SubprocessError, TimeoutExpired
@@ -154,7 +154,7 @@ class Popen:
     ) -> None:
         if active:
             cleanup()
-        self._waitpid_lock = allocate_lock()
+        self._waitpid_lock = Lock()
         self._input: bytes | memoryview | None = None
         self._input_offset = 0
         self._communication_started = False
