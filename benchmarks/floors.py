@@ -22,9 +22,7 @@ import contextvars
 import platform
 import queue
 import sys
-import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,9 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import Case, measure
-from bench_queue import _put_get  # the same loop as the SimpleQueue case there
-
-Timed = Callable[[int], float]
+from bench_contextvars import _copy  # the same loops as the cases there
+from bench_queue import _put_get
 
 
 def _least_python_queue() -> SimpleNamespace:
@@ -51,16 +48,6 @@ def _least_python_queue() -> SimpleNamespace:
         return popleft()
 
     return SimpleNamespace(put=put, get=get)
-
-
-def _copies(copy: Callable[[], Any]) -> Timed:
-    def run(n: int) -> float:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            copy()
-        return time.perf_counter() - t0
-
-    return run
 
 
 class _Wrapper:
@@ -88,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         Case(
             "copy_context(): C vs least Python",
-            _copies(contextvars.copy_context),
-            _copies(_least_python_copy),
+            _copy(contextvars, []),
+            _copy(
+                SimpleNamespace(Context=contextvars.Context, copy_context=_least_python_copy), []
+            ),
             n=200_000,
             target=1 / 3,
         ),

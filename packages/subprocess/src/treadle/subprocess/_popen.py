@@ -214,7 +214,10 @@ class Popen:
 
         if process_group is not None and not isinstance(process_group, int):
             raise TypeError("process_group must be an integer")
-        gid = gids = uid = None
+        # The resolvers take a given value; None (the usual case) skips the call.
+        gid: int | None = None
+        gids: list[int] | None = None
+        uid: int | None = None
         if group is not None:
             gid = _resolve_group(group)
         if extra_groups is not None:
@@ -913,9 +916,7 @@ def _gid(value: object, *, strings_refused: str, wrong_type: str) -> int:
     raise TypeError(wrong_type)
 
 
-def _resolve_group(group: str | int | None) -> int | None:
-    if group is None:
-        return None
+def _resolve_group(group: str | int) -> int:
     return _gid(
         group,
         strings_refused="The group parameter cannot be a string on systems without the grp module",
@@ -923,9 +924,7 @@ def _resolve_group(group: str | int | None) -> int | None:
     )
 
 
-def _resolve_extra_groups(extra_groups: Iterable[str | int] | None) -> list[int] | None:
-    if extra_groups is None:
-        return None
+def _resolve_extra_groups(extra_groups: Iterable[str | int]) -> list[int]:
     return [
         _gid(
             g,
@@ -972,9 +971,7 @@ def _env_entry(name: Any, value: Any) -> bytes:
     return raw + b"=" + os.fsencode(value)
 
 
-def _resolve_user(user: str | int | None) -> int | None:
-    if user is None:
-        return None
+def _resolve_user(user: str | int) -> int:
     if isinstance(user, str):
         if pwd is None:
             raise ValueError(
