@@ -35,7 +35,18 @@ from dataclasses import dataclass, field
 
 import pytest
 
-__all__ = ["KINDS", "Snapshot", "leaks_since", "snapshot"]
+from ._impl import MARKERS, impl_fixture
+from ._surface import check_public_surface, stdlib_public_names
+
+__all__ = [
+    "KINDS",
+    "Snapshot",
+    "check_public_surface",
+    "impl_fixture",
+    "leaks_since",
+    "snapshot",
+    "stdlib_public_names",
+]
 
 KINDS = ("thread", "process", "fd", "shm")
 # How long leftovers get to go away; TREADLE_LEAK_GRACE overrides it (the plugin's own
@@ -206,7 +217,9 @@ def _under_xdist() -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the opt-out marker."""
+    """Register the opt-out marker and the impl fixture's markers."""
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
     config.addinivalue_line(
         "markers",
         "leaks_ok(*kinds, reason): this test may leave behind the named kinds of resource "
