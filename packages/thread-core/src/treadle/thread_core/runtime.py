@@ -47,6 +47,8 @@ __all__ = [
     "owner_of",
     "publish_current_thread",
     "start_thread",
+    "stdlib_shutdown",
+    "stdlib_thread_for",
     "stdlib_threads",
     "unpublish_current_thread",
 ]
@@ -174,6 +176,26 @@ def unpublish_current_thread() -> None:
 def stdlib_threads() -> list[_std.Thread]:
     """Return the stdlib's live threads, less the stand-ins of published threads."""
     return [t for t in _std.enumerate() if not isinstance(t, _StdlibView)]
+
+
+def stdlib_thread_for(ident: int) -> _std.Thread | None:
+    """Return the stdlib's object for the live thread *ident*, without making a dummy.
+
+    ``threading.current_thread()`` would register a dummy thread for a thread the stdlib
+    does not know; this only looks.
+    """
+    found: _std.Thread | None = _std._active.get(ident)  # type: ignore[attr-defined]
+    return found
+
+
+def stdlib_shutdown() -> None:
+    """Run the stdlib's interpreter-exit thread step now, from the main thread.
+
+    It runs the :func:`at_thread_join` callbacks and joins the stdlib's non-daemon
+    threads (from 3.13 every non-daemon thread handle too). For a program that ends
+    through a treadle ``_shutdown()`` instead of the interpreter's own exit.
+    """
+    _std._shutdown()  # type: ignore[attr-defined]
 
 
 def owner_of(thread: object) -> ThreadOwner | None:
