@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SUPPORTED_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+from tools import pythons
+
+SUPPORTED_VERSIONS = pythons.SUPPORTED
 DEFAULT_RESOURCES = ("cpu", "decimal", "subprocess", "walltime")
 """regrtest's ``-u all`` less what needs a network, a terminal, a display or huge files."""
 EXCLUSION_KINDS = ("internal", "impl-detail")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools import pythons
 from tools.conformance._config import SUPPORTED_VERSIONS
 
 _PROBE = r"""
@@ -48,22 +47,11 @@ class Interpreter:
         return False
 
 
-def _version_key(path: Path) -> tuple[int, ...]:
-    numbers = re.findall(r"\d+", path.parent.parent.name)
-    return tuple(int(n) for n in numbers)
-
-
 def candidates(version: str) -> list[Path]:
-    """Where python<version> may be, best first: pyenv, Debian's 3.14 build, PATH."""
-    found: list[Path] = []
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
-    for root in dict.fromkeys(r for r in roots if r):
-        matches = sorted(
-            Path(root, "versions").glob(f"{version}.*/bin/python{version}"),
-            key=_version_key,
-            reverse=True,
-        )
-        found.extend(m for m in matches if re.fullmatch(r"\d+\.\d+\.\d+", m.parent.parent.name))
+    """Where python<version> may be, best first: tools/pythons.py's places, then
+    debian-python's prefix (``../shared/tools/debian-python 3.14 --tests`` installs
+    CPython's own test suite there, which Debian's 3.14 from tools/pythons.py lacks)."""
+    found = pythons.candidates(version)
     debian_homes = [
         os.environ.get("DEBIAN_PYTHON_HOME", ""),
         str(Path.home() / ".cache" / "debian-python"),
@@ -71,12 +59,6 @@ def candidates(version: str) -> list[Path]:
     ]
     for home in dict.fromkeys(h for h in debian_homes if h):
         found.append(Path(home, version, "bin", f"python{version}"))
-    path = os.pathsep.join(
-        p for p in os.environ.get("PATH", "").split(os.pathsep) if "shims" not in p
-    )
-    which = shutil.which(f"python{version}", path=path)
-    if which:
-        found.append(Path(which))
     return list(dict.fromkeys(found))
 
 
