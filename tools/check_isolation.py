@@ -4,7 +4,8 @@
     python tools/check_isolation.py --wheels dist PYTHON ...     # wheels built already
     python tools/check_isolation.py --member queue PYTHON ...    # only some members
 
-Runs on Python 3.11+ with the standard library only. Without ``--wheels`` it builds every
+Runs on Python 3.11+ with ``packaging`` (hatch's venv, ``.dev/venv/bin/python``, has it;
+``bash tools/dev wheels DIR`` builds the wheels it wants). Without ``--wheels`` it builds every
 member's wheel (``hatch build -t wheel``, or ``pip wheel`` when hatch is not on PATH) into
 a temporary folder. Then, for each interpreter and each member whose requires-python
 admits it, in sequence:

@@ -3,8 +3,10 @@
     python tools/check_layout.py            # the tree this file lives in
     python tools/check_layout.py --root DIR # another tree (the tests use copies)
 
-Runs on Python 3.11+ (tomllib) with the standard library only. Prints one line per problem and
-exits 1 when there is any, else prints a one-line summary and exits 0.
+Runs on Python 3.11+ (tomllib) with ``packaging`` (hatch's own venv has it:
+``.dev/venv/bin/python tools/check_layout.py``), best on the newest Python (it knows the
+standard library's modules from ``sys.stdlib_module_names``). Prints one line per problem
+and exits 1 when there is any, else prints a one-line summary and exits 0.
 
 What it checks, for every ``packages/<x>/`` (the umbrella ``packages/treadle/`` has its
 own rules):
@@ -23,7 +25,15 @@ own rules):
   dependency (an optional one, from an extra, is allowed too: it must be guarded);
 * the root pyproject.toml lists every member in ``tool.mypy.mypy_path``,
   ``tool.hatch.envs.solo.sources`` and the solo matrix ``pkg``;
-* every public ``__init__.py`` has an ``__all__`` whose names are all defined there.
+* every public ``__init__.py`` has an ``__all__`` whose names are all defined there;
+* the layering (DESIGN.md, "Layers"): outside ``src/treadle/<leaf>/_native.py`` a member's
+  sources test no ``sys.version_info`` (or ``sys.hexversion``), import no private stdlib
+  module (``_thread``), import no private name from a stdlib module
+  (``from threading import _shutdown``) and read no private attribute of a name bound to
+  the stdlib (``threading._active``, ``std_threading.Thread._bootstrap``, also through
+  ``getattr`` with a literal name); dunders are public. And only ``thread-core`` touches
+  the private names of the stdlib's ``threading`` and ``_thread`` (``threading._active``,
+  ``_thread._shutdown``), in its ``_native.py``.
 """
 
 from __future__ import annotations
@@ -36,6 +46,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as PackagingRequirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+except ImportError:  # pragma: no cover
+    sys.exit(
+        "tools/check_layout.py needs `packaging`: run it with hatch's own Python "
+        "(.dev/venv/bin/python, which `bash tools/dev` sets up) or `pip install packaging`"
+    )
 
 ROOT = Path(__file__).resolve().parent.parent
 UMBRELLA = "treadle"
@@ -61,155 +83,22 @@ DESIGN_GRAPH: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {
 }
 
 # ---------------------------------------------------------------------------------------
-# Versions and specifiers: the small subset of PEP 440 that sibling pins use.
+# Versions, specifiers and requirements: PEP 440 and PEP 508, by `packaging`
 # ---------------------------------------------------------------------------------------
-
-_VERSION_RE = re.compile(
-    r"^v?(?P<release>\d+(?:\.\d+)*)"
-    r"(?:[-_.]?(?P<pre_l>a|b|rc|alpha|beta|c)[-_.]?(?P<pre_n>\d*))?"
-    r"(?:[-_.]?post[-_.]?(?P<post>\d*))?"
-    r"(?:[-_.]?dev[-_.]?(?P<dev>\d*))?$",
-    re.IGNORECASE,
-)
-_PRE_ORDER = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2}
-_INF = float("inf")
-
-VersionKey = tuple[tuple[int, ...], float, int, float, float]
-
-
-@dataclass(frozen=True, order=False)
-class Version:
-    """A parsed version: release numbers plus optional pre-, post- and dev-release."""
-
-    text: str
-    release: tuple[int, ...]
-    pre: tuple[int, int] | None = None
-    post: int | None = None
-    dev: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Version:
-        """Parse ``text``; raise ValueError when it is not a version this tool handles."""
-        match = _VERSION_RE.match(text.strip())
-        if match is None:
-            raise ValueError(f"unsupported version {text!r}")
-        release = tuple(int(part) for part in match["release"].split("."))
-        pre = None
-        if match["pre_l"]:
-            pre = (_PRE_ORDER[match["pre_l"].lower()], int(match["pre_n"] or 0))
-        post = int(match["post"] or 0) if match["post"] is not None else None
-        dev = int(match["dev"] or 0) if match["dev"] is not None else None
-        return cls(text.strip(), release, pre, post, dev)
-
-    @property
-    def is_prerelease(self) -> bool:
-        """Whether this is a pre- or dev-release."""
-        return self.pre is not None or self.dev is not None
-
-    def key(self) -> VersionKey:
-        """A sort key following PEP 440's ordering (epochs and local versions aside)."""
-        release = list(self.release)
-        while len(release) > 1 and release[-1] == 0:
-            release.pop()
-        if self.pre is None and self.post is None and self.dev is not None:
-            pre_key = -_INF  # 1.0.dev0 sorts before 1.0a0
-        elif self.pre is None:
-            pre_key = _INF
-        else:
-            pre_key = self.pre[0] * 1_000_000 + self.pre[1]
-        post_key = -_INF if self.post is None else float(self.post)
-        dev_key = _INF if self.dev is None else float(self.dev)
-        return (tuple(release), pre_key, 0, post_key, dev_key)
-
-    def base(self) -> Version:
-        """The release alone (no pre, post or dev part)."""
-        return Version(".".join(map(str, self.release)), self.release)
-
-
-def _padded(release: tuple[int, ...], size: int) -> tuple[int, ...]:
-    return release + (0,) * (size - len(release))
-
-
-def _prefix_match(version: Version, prefix_text: str) -> bool:
-    prefix = Version.parse(prefix_text)
-    size = max(len(prefix.release), len(version.release))
-    candidate = _padded(version.release, size)[: len(prefix.release)]
-    return candidate == prefix.release
-
-
-_CLAUSE_RE = re.compile(r"^\s*(~=|===|==|!=|<=|>=|<|>)\s*(\S+?)\s*$")
 
 
 def specifier_admits(specifier: str, version_text: str) -> bool:
-    """Whether ``version_text`` satisfies every clause of ``specifier`` (comma-separated).
+    """Whether ``version_text`` satisfies every clause of ``specifier`` (PEP 440).
 
-    Handles ``>=``, ``>``, ``<=``, ``<``, ``==`` (also ``==X.*``), ``!=`` (also ``!=X.*``),
-    ``~=`` and ``===``. Raises ValueError for anything else. As in PEP 440, ``<V`` does not
-    admit a pre-release of V, and ``>V`` does not admit a post-release of V.
+    Pre-releases are admitted when the clauses admit them (``<V`` still excludes V's own
+    pre-releases, as PEP 440 says). Raises ValueError for an invalid specifier or version.
     """
-    version = Version.parse(version_text)
-    clauses = [part for part in specifier.split(",") if part.strip()]
-    for clause in clauses:
-        match = _CLAUSE_RE.match(clause)
-        if match is None:
-            raise ValueError(f"unsupported specifier clause {clause.strip()!r}")
-        op, target_text = match.groups()
-        if op == "===":
-            if version.text != target_text:
-                return False
-            continue
-        if op in ("==", "!=") and target_text.endswith(".*"):
-            matched = _prefix_match(version, target_text[:-2])
-            if matched != (op == "=="):
-                return False
-            continue
-        target = Version.parse(target_text)
-        v, t = version.key(), target.key()
-        if op == "==":
-            ok = v == t
-        elif op == "!=":
-            ok = v != t
-        elif op == ">=":
-            ok = v >= t
-        elif op == "<=":
-            ok = v <= t
-        elif op == "<":
-            ok = v < t and not (
-                not target.is_prerelease
-                and version.is_prerelease
-                and version.base().key() == target.base().key()
-            )
-        elif op == ">":
-            ok = v > t and not (
-                target.post is None
-                and version.post is not None
-                and version.base().key() == target.base().key()
-            )
-        else:  # "~="
-            if len(target.release) < 2:
-                raise ValueError(f"'~=' needs at least two release numbers: {clause.strip()!r}")
-            prefix = ".".join(map(str, target.release[:-1]))
-            ok = v >= t and _prefix_match(version, prefix)
-        if not ok:
-            return False
-    return True
-
-
-# ---------------------------------------------------------------------------------------
-# Requirements (PEP 508, the simple forms)
-# ---------------------------------------------------------------------------------------
-
-_REQ_RE = re.compile(
-    r"^\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
-    r"(?:\[(?P<extras>[^\]]*)\])?\s*"
-    r"(?P<rest>[^;]*?)\s*"
-    r"(?:;(?P<marker>.*))?$"
-)
+    return SpecifierSet(specifier).contains(Version(version_text), prereleases=True)
 
 
 def canonical_name(name: str) -> str:
     """PEP 503 normalised distribution name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return str(canonicalize_name(name))
 
 
 @dataclass(frozen=True)
@@ -225,19 +114,18 @@ class Requirement:
 
     @classmethod
     def parse(cls, text: str) -> Requirement:
-        """Parse ``text``; raise ValueError when it is not a requirement."""
-        match = _REQ_RE.match(text)
-        if match is None:
-            raise ValueError(f"cannot parse requirement {text!r}")
-        rest = match["rest"].strip()
-        url = ""
-        if rest.startswith("@"):
-            url, rest = rest[1:].strip(), ""
-        if rest.startswith("(") and rest.endswith(")"):
-            rest = rest[1:-1].strip()
-        extras = tuple(e.strip() for e in (match["extras"] or "").split(",") if e.strip())
+        """Parse ``text`` (PEP 508); raise ValueError when it is not a requirement."""
+        try:
+            req = PackagingRequirement(text)
+        except InvalidRequirement as exc:
+            raise ValueError(f"cannot parse requirement {text!r}: {exc}") from exc
         return cls(
-            text, canonical_name(match["name"]), extras, rest, (match["marker"] or "").strip(), url
+            text,
+            canonical_name(req.name),
+            tuple(sorted(req.extras)),
+            str(req.specifier),
+            str(req.marker or ""),
+            req.url or "",
         )
 
 
@@ -398,7 +286,7 @@ def check_member_files(member: Member) -> Iterator[str]:
         yield "project.version must be a static string (pins are checked against it)"
     else:
         try:
-            Version.parse(member.version)
+            Version(member.version)
         except ValueError as exc:
             yield f"project.version: {exc}"
     for required in ("README.md", "LICENSE"):
@@ -592,7 +480,7 @@ def check_graph(members: list[Member]) -> tuple[Graph, list[str]]:
             try:
                 if not specifier_admits(req.specifier, other.version):
                     problems.append(
-                        f"{prefix} pin {req.name}{req.specifier} does not admit the "
+                        f"{prefix} pin {req.text!r} does not admit the "
                         f"in-tree version {other.version} of packages/{folder}"
                     )
             except ValueError as exc:
@@ -829,6 +717,158 @@ def check_dunder_all(member: Member) -> Iterator[str]:
             yield f"{rel}: __all__ lists {', '.join(duplicates)} more than once"
 
 
+# ---------------------------------------------------------------------------------------
+# Layering: interpreter internals and version tests in _native.py only
+# ---------------------------------------------------------------------------------------
+
+NATIVE_MODULE = "_native.py"
+THREAD_OWNER = "thread-core"  # the one member that touches the stdlib's thread internals
+THREAD_MODULES = ("threading", "_thread")
+VERSION_NAMES = ("sys.version_info", "sys.hexversion")
+# Private modules newer than the Python this may run on (sys.stdlib_module_names is the
+# running interpreter's list).
+_NEWER_STDLIB = frozenset({"_interpreters", "_interpqueues", "_interpchannels"})
+STDLIB = frozenset(sys.stdlib_module_names) | _NEWER_STDLIB
+
+
+def _is_private(name: str) -> bool:
+    """``_x`` and ``__x`` are private; ``__x__`` is not."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _is_stdlib(dotted: str) -> bool:
+    return dotted.split(".", maxsplit=1)[0] in STDLIB
+
+
+def _stdlib_bindings(tree: ast.AST) -> dict[str, str]:
+    """Names bound by imports from the stdlib anywhere in ``tree`` -> what they stand for.
+
+    ``import threading as t`` -> ``t: threading``; ``import os.path`` -> ``os: os``;
+    ``from threading import Thread as T`` -> ``T: threading.Thread``.
+    """
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if _is_stdlib(alias.name):
+                    if alias.asname:
+                        bound[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        bound[top] = top
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and _is_stdlib(node.module)
+        ):
+            for alias in node.names:
+                if alias.name != "*":
+                    bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return bound
+
+
+def _dotted(node: ast.expr, bound: Mapping[str, str]) -> str | None:
+    """``a.b.c`` as the stdlib dotted name it reads (through ``bound``), or None."""
+    attrs: list[str] = []
+    while isinstance(node, ast.Attribute):
+        attrs.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in bound:
+        return None
+    return ".".join([bound[node.id], *reversed(attrs)])
+
+
+def _private_stdlib_uses(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
+    """(line, stdlib dotted name, what) for every private stdlib name ``tree`` touches."""
+    bound = _stdlib_bindings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if _is_stdlib(alias.name) and any(map(_is_private, alias.name.split("."))):
+                    yield node.lineno, alias.name, f"imports {alias.name}"
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if not _is_stdlib(node.module):
+                continue
+            if any(map(_is_private, node.module.split("."))):
+                first = next((a.name for a in node.names if _is_private(a.name)), None)
+                name = node.module if first is None else f"{node.module}.{first}"
+                yield node.lineno, name, f"imports from {node.module}"
+                continue
+            for alias in node.names:
+                if _is_private(alias.name):
+                    name = f"{node.module}.{alias.name}"
+                    yield node.lineno, name, f"imports {alias.name} from {node.module}"
+        elif isinstance(node, ast.Attribute) and _is_private(node.attr):
+            inner = node.value
+            while isinstance(inner, ast.Attribute) and not _is_private(inner.attr):
+                inner = inner.value
+            if isinstance(inner, ast.Attribute):
+                continue  # reported at the first private part of the chain
+            used = _dotted(node, bound)
+            if used is not None:
+                yield node.lineno, used, f"uses {used}"
+        elif isinstance(node, ast.Call) and len(node.args) >= 2:
+            func, (obj, attr) = node.func, node.args[:2]
+            owner = _dotted(obj, bound)
+            literal = attr.value if isinstance(attr, ast.Constant) else None
+            if (
+                isinstance(func, ast.Name)
+                and func.id in ("getattr", "setattr", "hasattr", "delattr")
+                and owner is not None
+                and isinstance(literal, str)
+                and _is_private(literal)
+            ):
+                yield node.lineno, f"{owner}.{literal}", f"uses {owner}.{literal} ({func.id})"
+
+
+def _version_tests(tree: ast.AST) -> Iterator[int]:
+    """Lines that read ``sys.version_info`` or ``sys.hexversion``."""
+    bound = _stdlib_bindings(tree)
+    for node in ast.walk(tree):
+        read: list[str | None]
+        if isinstance(node, ast.ImportFrom):
+            read = [f"{node.module}.{a.name}" for a in node.names] if node.level == 0 else []
+        elif isinstance(node, ast.Attribute | ast.Name):
+            read = [_dotted(node, bound)]
+        else:
+            continue
+        if any(name in VERSION_NAMES for name in read):
+            yield node.lineno
+
+
+def check_layering(member: Member) -> Iterator[str]:
+    """Version tests and private stdlib names only in ``_native.py`` (DESIGN.md, Layers)."""
+    src = member.path / "src"
+    if member.is_umbrella or not src.is_dir():
+        return
+    native = src / "treadle" / member.leaf / NATIVE_MODULE
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(member.path).as_posix()
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except SyntaxError:
+            continue  # check_imports reports it
+        found: list[tuple[int, str]] = []
+        if path != native:
+            found += [
+                (line, "tests the Python version (sys.version_info belongs in _native.py)")
+                for line in sorted(set(_version_tests(tree)))
+            ]
+        for line, name, what in _private_stdlib_uses(tree):
+            top, *rest = name.split(".")
+            thread_internal = top in THREAD_MODULES and any(map(_is_private, rest))
+            if thread_internal and member.folder != THREAD_OWNER:
+                found.append(
+                    (line, f"{what}: only treadle-thread-core touches the stdlib's thread "
+                     "internals (in its _native.py)")
+                )  # fmt: skip
+            elif path != native:
+                found.append((line, f"{what}, a private stdlib name (it belongs in _native.py)"))
+        for line, message in sorted(dict.fromkeys(found)):
+            yield f"{rel}:{line}: {message}"
+
+
 def _norm_path(text: str) -> str:
     return Path(text).as_posix().removeprefix("./").rstrip("/")
 
@@ -904,6 +944,7 @@ def check(root: Path) -> list[str]:
     problems.extend(graph_problems)
     for member in leaves:
         problems.extend(f"packages/{member.folder}/{p}" for p in check_imports(member, graph))
+        problems.extend(f"packages/{member.folder}/{p}" for p in check_layering(member))
     for member in members:
         if member.is_umbrella:
             problems.extend(f"packages/treadle: {p}" for p in check_umbrella(member, leaves))
