@@ -8,6 +8,7 @@ import select
 import signal
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -42,44 +43,131 @@ def test_tee_true_text_mode(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_tee_callable_binary_gets_chunks() -> None:
-    chunks: list[bytes] = []
-    r = subprocess.run([PY, "-c", TWO_STREAMS], tee=chunks.append, stderr=subprocess.STDOUT)
-    assert b"".join(chunks) == r.stdout
+    seen: list[tuple[str, bytes]] = []
+    r = subprocess.run(
+        [PY, "-c", TWO_STREAMS], tee=lambda name, data: seen.append((name, data)),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    assert {name for name, _ in seen} == {"stdout"}
+    assert b"".join(data for _, data in seen) == r.stdout
     assert b"out1\n" in r.stdout
     assert b"err1\n" in r.stdout
     assert r.stdout.endswith(b" end\n")
 
 
 def test_tee_callable_text_gets_lines() -> None:
-    lines: list[str] = []
+    lines: list[tuple[str, str]] = []
     code = "import sys\nfor i in range(3): print('line', i, flush=True)\nsys.stdout.write('tail')"
-    r = subprocess.run([PY, "-c", code], tee=lines.append, text=True)
-    assert lines == ["line 0\n", "line 1\n", "line 2\n", "tail"]
+    r = subprocess.run([PY, "-c", code], tee=lambda name, line: lines.append((name, line)), text=True)
+    assert lines == [("stdout", f"line {i}\n") for i in range(3)] + [("stdout", "tail")]
     assert r.stdout == "line 0\nline 1\nline 2\ntail"
+
+
+def test_tee_callable_tells_the_streams_apart() -> None:
+    seen: dict[str, list[str]] = {"stdout": [], "stderr": []}
+    r = subprocess.run(
+        [PY, "-c", TWO_STREAMS], tee=lambda name, line: seen[name].append(line), text=True
+    )
+    assert seen == {"stdout": ["out1\n", "out2 end\n"], "stderr": ["err1\n"]}
+    assert (r.stdout, r.stderr) == ("out1\nout2 end\n", "err1\n")
+
+
+def test_tee_text_lines_translate_newlines_split_across_reads() -> None:
+    # "\r" at the end of one read and "\n" at the start of the next make one newline.
+    lines: list[str] = []
+    release_r, release_w = os.pipe()
+    code = f"import os; os.write(1, b'a\\r'); os.read({release_r}, 1); os.write(1, b'\\nb\\rc')"
+    try:
+        with subprocess.Popen(
+            [PY, "-c", code], text=True, pass_fds=[release_r],
+            tee=lambda name, line: lines.append(line),
+        ) as p:  # fmt: skip
+            partial = None
+            while partial != b"a\r":  # until the first write has been read
+                try:
+                    p.communicate(timeout=0.01)
+                except subprocess.TimeoutExpired as exc:
+                    partial = exc.stdout
+            assert lines == []  # "a\r" may still become "a\r\n"
+            os.write(release_w, b"x")
+            out, _ = p.communicate()
+    finally:
+        os.close(release_r)
+        os.close(release_w)
+    assert out == "a\nb\nc"
+    assert lines == ["a\n", "b\n", "c"]
 
 
 def test_tee_rejects_conflicting_streams() -> None:
     with pytest.raises(ValueError, match="tee"):
         subprocess.run(["true"], tee=True, stdout=subprocess.DEVNULL)
-    with pytest.raises(TypeError, match="tee"):
-        subprocess.run(["true"], tee=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tee"):
+        subprocess.Popen(["true"], tee=True, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("bad", [3, "no", None, b"yes"])
+@pytest.mark.parametrize(
+    "function", [subprocess.run, subprocess.call, subprocess.check_call, subprocess.check_output,
+                 subprocess.Popen],
+)  # fmt: skip
+def test_tee_and_kill_tree_take_only_their_documented_types(bad: object, function: Any) -> None:
+    with pytest.raises(TypeError, match="'tee' must be True, False or a callable"):
+        function(["true"], tee=bad)
+    if function is not subprocess.Popen:
+        with pytest.raises(TypeError, match="'kill_tree' must be True or False, not"):
+            function(["true"], kill_tree=bad)
+
+
+@pytest.mark.parametrize("function", [subprocess.call, subprocess.check_call])
+def test_call_and_check_call_tee_like_run(
+    function: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[tuple[str, bytes]] = []
+    assert function([PY, "-c", TWO_STREAMS], tee=lambda n, d: seen.append((n, d))) == 0
+    assert b"".join(d for n, d in seen if n == "stdout") == b"out1\nout2 end\n"
+    assert b"".join(d for n, d in seen if n == "stderr") == b"err1\n"
+    assert function([PY, "-c", TWO_STREAMS], tee=True) == 0
+    assert capfd.readouterr() == ("out1\nout2 end\n", "err1\n")
+
+
+def test_check_output_tee_like_run(capfd: pytest.CaptureFixture[str]) -> None:
+    seen: list[tuple[str, str]] = []
+    out = subprocess.check_output(
+        [PY, "-c", TWO_STREAMS], text=True, tee=lambda n, line: seen.append((n, line))
+    )
+    assert out == "out1\nout2 end\n"
+    assert [line for n, line in seen if n == "stdout"] == ["out1\n", "out2 end\n"]
+    assert [line for n, line in seen if n == "stderr"] == ["err1\n"]
+    assert subprocess.check_output([PY, "-c", TWO_STREAMS], tee=True) == b"out1\nout2 end\n"
+    assert capfd.readouterr() == ("out1\nout2 end\n", "err1\n")
+
+
+def test_call_kill_tree_on_timeout() -> None:
+    with pytest.raises(subprocess.TimeoutExpired) as info:
+        subprocess.call(GRANDCHILD, shell=True, stdout=subprocess.PIPE, timeout=TREE_TIMEOUT,
+                        kill_tree=True)  # fmt: skip
+    assert _dies(int(info.value.stdout.split()[0]))
 
 
 def test_tee_with_timeout_keeps_partial_output() -> None:
     seen: list[bytes] = []
+
+    def keep(name: str, data: bytes) -> None:
+        seen.append(data)
+
     # A shell, not Python: it writes within milliseconds even on a loaded machine, far
     # inside the timeout (the timeout is what the test is about, so it cannot be an event).
     with pytest.raises(subprocess.TimeoutExpired) as info:
-        subprocess.run(["sh", "-c", "echo before; exec sleep 60"], tee=seen.append, timeout=3)
+        subprocess.run(["sh", "-c", "echo before; exec sleep 60"], tee=keep, timeout=3)
     assert info.value.stdout == b"before\n"
     assert b"".join(seen) == b"before\n"
 
 
 def test_tee_inside_running_asyncio_loop() -> None:
     async def main() -> subprocess.CompletedProcess:
-        seen: list[bytes] = []
-        r = subprocess.run(["echo", "async"], tee=seen.append)
-        assert seen == [b"async\n"]
+        seen: list[tuple[str, bytes]] = []
+        r = subprocess.run(["echo", "async"], tee=lambda n, d: seen.append((n, d)))
+        assert seen == [("stdout", b"async\n")]
         return r
 
     assert asyncio.run(main()).stdout == b"async\n"

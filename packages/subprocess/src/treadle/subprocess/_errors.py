@@ -11,8 +11,6 @@ __all__ = ["CalledProcessError", "SubprocessError", "TimeoutExpired"]
 class SubprocessError(Exception):
     """Base class for the errors this module raises (other than OSError)."""
 
-    __module__ = "treadle.subprocess"
-
 
 class CalledProcessError(SubprocessError):
     """A process run by check_call(), check_output() or run(check=True) exited non-zero.
@@ -20,8 +18,6 @@ class CalledProcessError(SubprocessError):
     ``returncode`` is the exit status (negative: killed by that signal), ``cmd`` the
     command, ``output``/``stdout`` and ``stderr`` what was captured, if anything.
     """
-
-    __module__ = "treadle.subprocess"
 
     def __init__(self, returncode: int, cmd: Any, output: Any = None, stderr: Any = None) -> None:
         self.returncode = returncode
@@ -55,8 +51,6 @@ class TimeoutExpired(SubprocessError):
     ``timeout`` is the caller's timeout in seconds; ``output``/``stdout`` and ``stderr``
     hold what the child had written so far when it was captured.
     """
-
-    __module__ = "treadle.subprocess"
 
     def __init__(
         self, cmd: Any, timeout: float | None, output: Any = None, stderr: Any = None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from . import _native
+
 __all__ = ["args_from_interpreter_flags", "optim_args_from_interpreter_flags"]
 
 # sys.flags attribute -> option letter repeated by the flag's level (-vv, -bb, ...).
@@ -33,7 +35,7 @@ def _discard(options: list[str], option: str) -> None:
 
 
 def args_from_interpreter_flags() -> list[str]:
-    """Options reproducing sys.flags, sys.warnoptions and sys._xoptions."""
+    """Options reproducing sys.flags, sys.warnoptions and the ``-X`` options."""
     flags = sys.flags
     result = optim_args_from_interpreter_flags()
     result += [
@@ -62,7 +64,7 @@ def args_from_interpreter_flags() -> list[str]:
         _discard(warnings, "default")
     result += ["-W" + w for w in warnings]
 
-    xoptions: dict[str, object] = getattr(sys, "_xoptions", {})
+    xoptions = _native.xoptions()
     if flags.dev_mode:
         result += ["-X", "dev"]
     for key in sorted(k for k in xoptions if k != "dev"):

@@ -1,6 +1,7 @@
 """The interpreter primitives treadle.subprocess uses, adapted per Python version.
 
-This is the only module that touches ``_posixsubprocess``; everything else calls
+This is the only module that touches ``_posixsubprocess`` or any other private name of
+the stdlib, and the only one that tests the Python version; everything else calls
 :func:`fork_exec` below with one fixed set of keyword arguments. It also decides, once,
 which optional kernel and libc features are there (``posix_spawn`` with ``closefrom``,
 ``pidfd_open``) so that the rest of the package reads plain booleans.
@@ -8,6 +9,8 @@ which optional kernel and libc features are there (``posix_spawn`` with ``closef
 
 from __future__ import annotations
 
+import builtins
+import locale
 import os
 import select as _select
 import sys
@@ -17,17 +20,22 @@ from typing import Any
 
 __all__ = [
     "CAN_FORK_EXEC",
+    "CHILD_REPORTS_CHDIR",
+    "FinalizationError",
     "HAVE_PIDFD",
     "HAVE_POSIX_SPAWN_CLOSEFROM",
     "MSWINDOWS",
     "PIPE_BUF",
     "USE_POSIX_SPAWN",
+    "caller_frame",
+    "default_encoding",
     "fork_exec",
     "native_fork_exec",
     "pidfd_open",
     "posixsubprocess",
     "spawn_env",
     "wait_readable",
+    "xoptions",
 ]
 
 # Plain values (not sys.* expressions) so that type checkers keep every branch alive.
@@ -190,3 +198,35 @@ def wait_readable(fd: int, timeout: float) -> bool:
         return bool(poller.poll(max(0, int(timeout * 1000) + 1)))
     ready, _, _ = _select.select([fd], [], [], timeout)
     return bool(ready)
+
+
+# 3.13+'s primitive reports a failed chdir as "noexec:chdir"; before that every pre-exec
+# failure is a bare "noexec" and the caller has to find out whether chdir was the cause.
+CHILD_REPORTS_CHDIR = VERSION >= (3, 13)
+
+# What refusing work at interpreter shutdown raises (3.13+ has a class of its own).
+FinalizationError: type[RuntimeError] = getattr(builtins, "PythonFinalizationError", RuntimeError)
+
+
+def default_encoding() -> str:
+    """The encoding of text-mode pipes when none is given (the locale's, or UTF-8 mode's)."""
+    if sys.flags.utf8_mode:
+        return "utf-8"
+    if VERSION >= (3, 11):
+        encoding: str = locale.getencoding()  # type: ignore[attr-defined,unused-ignore]
+        return encoding
+    return locale.getpreferredencoding(False)
+
+
+def caller_frame(depth: int) -> types.FrameType | None:
+    """The frame *depth* calls above the caller of this function (None past the top)."""
+    try:
+        return sys._getframe(depth + 1)
+    except ValueError:
+        return None
+
+
+def xoptions() -> dict[str, object]:
+    """The ``-X`` options this interpreter was started with."""
+    found: dict[str, object] = getattr(sys, "_xoptions", {})
+    return found
