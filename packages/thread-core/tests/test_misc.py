@@ -171,3 +171,27 @@ def test_excepthook_args_fields() -> None:
     assert tuple(args) == (ValueError, None, None, None)
     with pytest.raises(TypeError):
         thread_core._ExceptHookArgs([1, 2])
+
+
+class _BornWithStream:
+    name = "keeper"
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self._stderr = stream
+
+
+def test_excepthook_without_stderr_uses_the_threads_own_stream() -> None:
+    kept = io.StringIO()
+    exc = OSError("disk")
+    previous = sys.stderr
+    sys.stderr = None
+    try:
+        thread_core._excepthook(
+            thread_core._ExceptHookArgs([OSError, exc, None, _BornWithStream(kept)])
+        )
+        # Nowhere to write at all: silently nothing.
+        thread_core._excepthook(thread_core._ExceptHookArgs([OSError, exc, None, _Named()]))
+    finally:
+        sys.stderr = previous
+    assert kept.getvalue().startswith("Exception in thread keeper:\n")
+    assert kept.getvalue().rstrip().endswith("OSError: disk")

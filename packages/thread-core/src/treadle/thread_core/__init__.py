@@ -7,18 +7,19 @@ in :mod:`treadle.thread_core.runtime`.
 """
 
 from . import _excepthook as _eh
-from . import _native, _osname, _threads, runtime
+from . import _native, runtime, support
 from ._local import local
-from ._locks import RLock, lock
 from ._misc import exit, interrupt_main, stack_size
 from ._native import (
     TIMEOUT_MAX,
     LockType,
     PythonFinalizationError,
+    RLock,
     allocate_lock,
     daemon_threads_allowed,
     get_ident,
     get_native_id,
+    lock,
 )
 from ._threads import start_joinable_thread, start_new_thread
 
@@ -27,12 +28,12 @@ _ExceptHookArgs = _eh.ExceptHookArgs
 _excepthook = _eh.excepthook
 _is_main_interpreter = _native.is_main_interpreter
 _get_main_thread_ident = _native.main_thread_ident
-_NAME_MAXLEN = _osname.NAME_MAXLEN
-_get_name = _osname.get_name
-_set_name = _osname.set_name
-_ThreadHandle = _threads.ThreadHandle
-_count = _threads.count
-_shutdown = _threads.shutdown
+_NAME_MAXLEN = _native.NAME_MAXLEN
+_get_name = _native.get_name
+_set_name = _native.set_name
+_ThreadHandle = _native.ThreadHandle
+_count = _native.native_count
+_shutdown = _native.join_non_daemon_threads
 _local = local
 
 error = RuntimeError
@@ -66,10 +67,9 @@ __all__ = [
     "start_joinable_thread",
     "start_new",
     "start_new_thread",
+    "support",
 ]
 if _set_name is not None:
     __all__ += ["set_name"]
 
-for _fn in (start_new_thread, start_joinable_thread, stack_size, interrupt_main, exit, _count):
-    _fn.__module__ = __name__
-del _fn
+support.publish(globals())

@@ -66,27 +66,43 @@ ExceptHookArgs.__name__ = ExceptHookArgs.__qualname__ = "_ExceptHookArgs"
 ExceptHookArgs.__module__ = "treadle.thread_core"
 
 
+def _stream_for(thread: object) -> Any:
+    """Where a report goes: ``sys.stderr``, else the stream the thread was born with.
+
+    A stdlib thread keeps the ``sys.stderr`` of its creation, for programs that drop
+    ``sys.stderr`` (set it to None) while threads still run.
+    """
+    current = sys.stderr
+    if current is not None:
+        return current
+    return getattr(thread, "_stderr", None)
+
+
+def _label(thread: object) -> object:
+    """How a report names the thread: its name, else the reporting thread's ident."""
+    name = getattr(thread, "name", None)
+    return get_ident() if name is None else name
+
+
 def excepthook(args: Any, /) -> None:
-    """Print an uncaught thread exception to ``sys.stderr`` (nothing for SystemExit)."""
-    if args.exc_type is SystemExit:
+    """Print an uncaught thread exception to ``sys.stderr`` (nothing for SystemExit).
+
+    A header naming the thread, then the traceback; nothing at all if there is no
+    stream to write to.
+    """
+    kind = args.exc_type
+    if kind is SystemExit:
         return
-    stderr = sys.stderr
     thread = args.thread
-    if stderr is None and thread is not None:
-        # The stdlib keeps the thread's original stderr for this case.
-        stderr = getattr(thread, "_stderr", None)
-    if stderr is None:
+    stream = _stream_for(thread)
+    if stream is None:
         return
-    name: object = None
-    if thread is not None:
-        name = getattr(thread, "name", None)
-    if name is None:
-        name = get_ident()
     import traceback  # noqa: PLC0415  (only when something went wrong)
 
-    print(f"Exception in thread {name}:", file=stderr, flush=True)
-    traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=stderr)
-    stderr.flush()
+    stream.write(f"Exception in thread {_label(thread)}:\n")
+    stream.flush()
+    traceback.print_exception(kind, args.exc_value, args.exc_traceback, file=stream)
+    stream.flush()
 
 
 excepthook.__name__ = excepthook.__qualname__ = "_excepthook"

@@ -30,15 +30,13 @@ child only the forking thread is alive, and the handles of the other threads are
 
 from __future__ import annotations
 
-import _thread
 import os
-import sys
 import threading as _std
 from collections.abc import Callable
 from typing import Protocol
 
-from . import _threads
-from ._native import allocate_lock, get_ident, get_native_id, is_main_interpreter
+from . import _native
+from ._native import StdlibView, get_ident, get_native_id, is_main_interpreter
 
 __all__ = [
     "ThreadOwner",
@@ -77,76 +75,10 @@ def at_thread_join(callback: Callable[[], object]) -> None:
     """
     if not callable(callback):
         raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-    _std._register_atexit(callback)  # type: ignore[attr-defined]
+    _native.stdlib_register_atexit(callback)
 
 
 # ------------------------------------------------------------------------ visibility
-
-
-class _StdlibView(_std._DummyThread):
-    """How a thread published by treadle appears to the stdlib's ``threading``.
-
-    It is an instance of the stdlib's thread class, for code that checks, but it is never
-    initialised as one: building a stdlib thread (its Event, its Condition, its handle)
-    would cost more than starting the OS thread. It carries only what the stdlib reads
-    from the threads in its registry (the identifiers and, in a forked child, what its
-    own exit step touches), and everything else comes from its owner.
-    """
-
-    _treadle_owner: ThreadOwner
-    _native_id: int
-    _initialized: bool
-
-    @property
-    def name(self) -> str:
-        return self._treadle_owner.name
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self._treadle_owner.name = value
-
-    @property
-    def daemon(self) -> bool:
-        return self._treadle_owner.daemon
-
-    @daemon.setter
-    def daemon(self, value: bool) -> None:
-        self._treadle_owner.daemon = value
-
-    def is_alive(self) -> bool:
-        return self._treadle_owner.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._treadle_owner.join(timeout)
-
-    def __repr__(self) -> str:
-        return repr(self._treadle_owner)
-
-    # The stdlib's fork hook calls these on every registered thread: 3.10-3.12 the first
-    # two, 3.13+ the third. The owner resets itself through after_fork_in_child.
-    def _reset_internal_locks(self, is_alive: bool) -> None:
-        if is_alive:
-            self._become_main(get_ident())
-
-    def _stop(self) -> None:
-        self._is_stopped = True
-
-    def _after_fork(self, new_ident: int | None = None) -> None:
-        if new_ident is not None:
-            self._become_main(new_ident)
-
-    def _become_main(self, ident: int) -> None:
-        # This thread forked: in the child the stdlib takes it for its main thread, and
-        # its exit step will mark that thread finished, through these attributes.
-        self._ident = ident
-        if sys.version_info >= (3, 13):
-            handle = _thread._make_thread_handle(ident)  # type: ignore[attr-defined]
-            self._handle = self._os_thread_handle = handle
-        else:
-            sentinel = allocate_lock()
-            sentinel.acquire()
-            self._tstate_lock = sentinel
-            self._is_stopped = False
 
 
 def publish_current_thread(owner: ThreadOwner, *, native_id: int | None = None) -> None:
@@ -155,27 +87,19 @@ def publish_current_thread(owner: ThreadOwner, *, native_id: int | None = None) 
     *native_id*, if given, is the calling thread's ``get_native_id()``, already known
     to the caller (asking the OS again costs a system call).
     """
-    view = object.__new__(_StdlibView)
-    view._treadle_owner = owner
-    ident = view._ident = get_ident()
-    view._native_id = get_native_id() if native_id is None else native_id
-    view._initialized = True  # the stdlib's properties (ident, ...) check this first
-    with _std._active_limbo_lock:  # type: ignore[attr-defined]
-        _std._active[ident] = view  # type: ignore[attr-defined]
+    ident = get_ident()
+    view = StdlibView.of(owner, ident, get_native_id() if native_id is None else native_id)
+    _native.stdlib_publish(ident, view)
 
 
 def unpublish_current_thread() -> None:
     """Remove the calling thread's stand-in from the stdlib's registry."""
-    ident = get_ident()
-    with _std._active_limbo_lock:  # type: ignore[attr-defined]
-        view = _std._active.get(ident)  # type: ignore[attr-defined]
-        if isinstance(view, _StdlibView):
-            del _std._active[ident]  # type: ignore[attr-defined]
+    _native.stdlib_unpublish(get_ident(), StdlibView)
 
 
 def stdlib_threads() -> list[_std.Thread]:
     """Return the stdlib's live threads, less the stand-ins of published threads."""
-    return [t for t in _std.enumerate() if not isinstance(t, _StdlibView)]
+    return [t for t in _std.enumerate() if not isinstance(t, StdlibView)]
 
 
 def stdlib_thread_for(ident: int) -> _std.Thread | None:
@@ -184,8 +108,7 @@ def stdlib_thread_for(ident: int) -> _std.Thread | None:
     ``threading.current_thread()`` would register a dummy thread for a thread the stdlib
     does not know; this only looks.
     """
-    found: _std.Thread | None = _std._active.get(ident)  # type: ignore[attr-defined]
-    return found
+    return _native.stdlib_lookup(ident)
 
 
 def stdlib_shutdown() -> None:
@@ -195,12 +118,12 @@ def stdlib_shutdown() -> None:
     threads (from 3.13 every non-daemon thread handle too). For a program that ends
     through a treadle ``_shutdown()`` instead of the interpreter's own exit.
     """
-    _std._shutdown()  # type: ignore[attr-defined]
+    _native.stdlib_shutdown()
 
 
 def owner_of(thread: object) -> ThreadOwner | None:
     """Return the treadle thread a stdlib thread object stands for, or None."""
-    if isinstance(thread, _StdlibView):
+    if isinstance(thread, StdlibView):
         owner: ThreadOwner = thread._treadle_owner
         return owner
     return None
@@ -210,7 +133,7 @@ def owner_of(thread: object) -> ThreadOwner | None:
 
 
 # The function itself, not a wrapper: it is on the path of every Thread.start().
-start_thread = _threads.start_bootstrap
+start_thread = _native.start_bootstrap
 
 
 # ------------------------------------------------------------------------------ fork
@@ -226,7 +149,7 @@ def after_fork_in_child(callback: Callable[[], object]) -> None:
 
 
 def _in_child() -> None:
-    _threads.after_fork_in_child()
+    _native.handles_after_fork()
     for callback in list(_fork_callbacks):
         callback()
 
@@ -234,11 +157,11 @@ def _in_child() -> None:
 def _install() -> None:
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_in_child)
-    if is_main_interpreter() and sys.version_info < (3, 13):
-        # Before 3.13 the interpreter does not know treadle's non-daemon handles: join
-        # them from the stdlib's thread-join step. Registered first, so it runs after
-        # every callback registered later (they may still need the threads running).
-        _std._register_atexit(_threads.shutdown)  # type: ignore[attr-defined]
+    if is_main_interpreter() and not _native.HAS_NATIVE_HANDLES:
+        # Treadle's own handles are unknown to the interpreter: join the non-daemon ones
+        # from the stdlib's thread-join step. Registered first, so it runs after every
+        # callback registered later (they may still need the threads running).
+        _native.stdlib_register_atexit(_native.join_non_daemon_threads)
 
 
 _install()
