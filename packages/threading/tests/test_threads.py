@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading as std
+import weakref
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -13,9 +15,9 @@ from treadle import contextvars as tcv
 from treadle import threading as tt
 
 
-def test_thread_runs_target_with_args() -> None:
+def test_thread_runs_target_with_args(impl: ModuleType) -> None:
     out: list[Any] = []
-    t = tt.Thread(target=lambda *a, **k: out.append((a, k)), args=(1, 2), kwargs={"x": 3})
+    t = impl.Thread(target=lambda *a, **k: out.append((a, k)), args=(1, 2), kwargs={"x": 3})
     assert not t.is_alive()
     assert "initial" in repr(t)
     t.start()
@@ -27,22 +29,37 @@ def test_thread_runs_target_with_args() -> None:
     assert t.native_id is not None
 
 
-def test_default_name_and_counter() -> None:
+def test_run_lets_go_of_target(impl: ModuleType) -> None:
+    class Work:
+        def __call__(self, arg: object) -> None:
+            pass
+
+    work, arg = Work(), Work()
+    refs = weakref.ref(work), weakref.ref(arg)
+    t = impl.Thread(target=work, args=(arg,))
+    del work, arg
+    t.start()
+    t.join()
+    assert [ref() for ref in refs] == [None, None]
+
+
+def test_default_name_and_counter(impl: ModuleType) -> None:
     def work() -> None:
         pass
 
-    t = tt.Thread(target=work)
+    t = impl.Thread(target=work)
     assert t.name.startswith("Thread-")
     assert t.name.endswith(" (work)")
-    assert tt.Thread(name="x").name == "x"
+    assert impl.Thread(name="x").name == "x"
+    assert impl.Thread(name=7).name == "7"
 
 
-def test_subclass_run_and_current_thread() -> None:
+def test_subclass_run_and_current_thread(impl: ModuleType) -> None:
     seen: list[Any] = []
 
-    class Worker(tt.Thread):
+    class Worker(impl.Thread):  # type: ignore[name-defined,misc]
         def run(self) -> None:
-            seen.append(tt.current_thread())
+            seen.append(impl.current_thread())
             seen.append(std.current_thread().name)
 
     w = Worker(name="worker-1")
@@ -51,19 +68,19 @@ def test_subclass_run_and_current_thread() -> None:
     assert seen == [w, "worker-1"]
 
 
-def test_daemon_inherited_and_locked_after_start() -> None:
+def test_daemon_inherited_and_locked_after_start(impl: ModuleType) -> None:
     flags: list[bool] = []
 
     def parent() -> None:
-        child = tt.Thread(target=lambda: None)
+        child = impl.Thread(target=lambda: None)
         flags.append(child.daemon)
 
-    p = tt.Thread(target=parent, daemon=True)
+    p = impl.Thread(target=parent, daemon=True)
     p.start()
     p.join()
     assert flags == [True]
-    assert tt.Thread().daemon is False
-    t = tt.Thread(target=lambda: None)
+    assert impl.Thread().daemon is False
+    t = impl.Thread(target=lambda: None)
     t.start()
     with pytest.raises(RuntimeError):
         t.daemon = True
@@ -72,17 +89,37 @@ def test_daemon_inherited_and_locked_after_start() -> None:
     t.join()
 
 
-def test_join_errors() -> None:
-    t = tt.Thread(target=lambda: None)
+def test_join_errors(impl: ModuleType) -> None:
+    t = impl.Thread(target=lambda: None)
     with pytest.raises(RuntimeError, match="before it is started"):
         t.join()
     with pytest.raises(RuntimeError, match="current thread"):
-        tt.current_thread().join()
+        impl.current_thread().join()
+    t.start()
+    t.join(-1)  # a negative timeout waits for nothing
+    t.join()
+    assert not t.is_alive()
+
+
+def test_join_timeout_checked() -> None:
+    t = tt.Thread(target=lambda: None)
     t.start()
     with pytest.raises(ValueError, match="NaN"):
         t.join(float("nan"))
-    t.join(-1)  # a negative timeout waits for nothing
+    with pytest.raises(TypeError, match="'timeout'"):
+        t.join("1")  # type: ignore[arg-type]
     t.join()
+
+
+def test_repr_through_life(impl: ModuleType) -> None:
+    go = impl.Event()
+    t = impl.Thread(target=go.wait, name="r", daemon=True)
+    assert repr(t) == "<Thread(r, initial daemon)>"
+    t.start()
+    assert repr(t) == f"<Thread(r, started daemon {t.ident})>"
+    go.set()
+    t.join()
+    assert repr(t) == f"<Thread(r, stopped daemon {t.ident})>"
 
 
 def test_bad_arguments_start_no_thread() -> None:
@@ -98,25 +135,30 @@ def test_bad_arguments_start_no_thread() -> None:
     assert tt.active_count() == before
 
 
-@pytest.mark.parametrize("kind", ["stdlib", "treadle", "none"])
-def test_context(kind: str) -> None:
+@pytest.mark.stdlib_since((3, 14), "Thread(context=) is new in 3.14")
+def test_context(impl: ModuleType) -> None:
     var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="default")
     var.set("caller")
-    ctx: Any = None
-    if kind == "stdlib":
-        ctx = contextvars.copy_context()
-    elif kind == "treadle":
-        ctx = tcv.copy_context()
     seen: list[str] = []
-    t = tt.Thread(target=lambda: seen.append(var.get()), context=ctx)
+    for ctx in (contextvars.copy_context(), None):
+        t = impl.Thread(target=lambda: seen.append(var.get()), context=ctx)
+        t.start()
+        t.join()
+    inherit = getattr(sys.flags, "thread_inherit_context", False)
+    assert seen == ["caller", "caller" if inherit else "default"]
+
+
+def test_context_may_be_treadles() -> None:
+    var = tcv.ContextVar("var", default="default")
+    var.set("caller")
+    seen: list[str] = []
+    t = tt.Thread(target=lambda: seen.append(var.get()), context=tcv.copy_context())
     t.start()
     t.join()
-    inherit = getattr(sys.flags, "thread_inherit_context", False)
-    expected = "caller" if ctx is not None or inherit else "default"
-    assert seen == [expected]
+    assert seen == ["caller"]
 
 
-def test_excepthook_receives_uncaught() -> None:
+def test_excepthook_set_here_receives_uncaught() -> None:
     got: list[Any] = []
 
     def boom() -> None:
@@ -136,11 +178,16 @@ def test_excepthook_receives_uncaught() -> None:
     assert tt.__excepthook__ is old
 
 
-def test_default_excepthook_prints(capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_excepthook_prints(
+    impl: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest's own hook sits on the stdlib's excepthook: put the default back for this test.
+    monkeypatch.setattr(std, "excepthook", std.__excepthook__)
+
     def boom() -> None:
         raise ValueError("visible")
 
-    t = tt.Thread(target=boom, name="noisy")
+    t = impl.Thread(target=boom, name="noisy")
     t.start()
     t.join()
     err = capsys.readouterr().err
@@ -148,25 +195,48 @@ def test_default_excepthook_prints(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ValueError: visible" in err
 
 
-def test_timer_fires_and_cancels() -> None:
-    fired = tt.Event()
-    t = tt.Timer(0.01, fired.set)
+def test_timer_fires_and_cancels(impl: ModuleType) -> None:
+    fired = impl.Event()
+    t = impl.Timer(0.01, fired.set)
     t.start()
     assert fired.wait(30)
     t.join()
+    assert t.finished.is_set()
     never: list[int] = []
-    c = tt.Timer(60, lambda: never.append(1))
+    c = impl.Timer(60, lambda: never.append(1))
     c.start()
     c.cancel()
     c.join()
     assert never == []
 
 
-def test_main_thread() -> None:
-    main = tt.main_thread()
+def test_timer_arguments(impl: ModuleType) -> None:
+    got: list[Any] = []
+    t = impl.Timer(-1, lambda *a, **k: got.append((a, k)), args=(1,), kwargs={"k": 2})
+    assert (t.interval, t.args, t.kwargs) == (-1, (1,), {"k": 2})
+    t.start()
+    t.join()
+    assert got == [((1,), {"k": 2})]
+    bare = impl.Timer(None, print)  # waits until cancelled
+    assert (bare.args, bare.kwargs) == ([], {})
+    bare.start()
+    bare.cancel()
+    bare.join()
+
+
+def test_timer_interval_checked() -> None:
+    with pytest.raises(ValueError, match="'interval' must not be NaN"):
+        tt.Timer(float("nan"), print)
+
+
+def test_main_thread(impl: ModuleType) -> None:
+    main = impl.main_thread()
     assert main.name == "MainThread"
     assert main.ident == std.main_thread().ident
     assert main.is_alive()
+    assert main in impl.enumerate()
+    assert impl.current_thread() is main
+    assert impl.active_count() == len(impl.enumerate())
 
 
 def test_trace_and_profile_hooks() -> None:
@@ -190,8 +260,9 @@ def test_trace_and_profile_hooks() -> None:
     assert "call" in calls
 
 
-def test_camel_case_aliases_warn() -> None:
-    t = tt.Thread()
+def test_camel_case_aliases_warn(impl: ModuleType) -> None:
+    tt = impl
+    t = impl.Thread()
     with pytest.warns(DeprecationWarning, match="daemon attribute"):
         t.isDaemon()
     with pytest.warns(DeprecationWarning, match="daemon attribute"):
@@ -218,33 +289,6 @@ def test_local_and_stack_size() -> None:
     assert tt.stack_size() >= 0
     with pytest.raises(ValueError, match="size"):
         tt.stack_size(1)
-
-
-def test_public_names() -> None:
-    for name in tt.__all__:
-        assert hasattr(tt, name), name
-    assert tt.Thread.__module__ == "treadle.threading"
-    assert tt.ThreadError is RuntimeError
-
-
-def test_all_threads_hooks_reach_the_caller() -> None:
-    def tracer(frame: Any, event: str, arg: Any) -> None:
-        return None
-
-    old_trace, old_profile = sys.gettrace(), sys.getprofile()
-    saved = tt.gettrace(), tt.getprofile()
-    try:
-        tt.settrace_all_threads(tracer)
-        tt.setprofile_all_threads(tracer)
-        assert tt.gettrace() is tracer
-        assert tt.getprofile() is tracer
-        assert sys.gettrace() is tracer
-        assert sys.getprofile() is tracer
-    finally:
-        sys.settrace(old_trace)
-        sys.setprofile(old_profile)
-        tt.settrace(saved[0])
-        tt.setprofile(saved[1])
 
 
 def test_daemon_dummy_and_tstate_compat() -> None:

@@ -2,12 +2,34 @@
 
 Threads, locks, conditions, semaphores, events, barriers and timers with the 3.14 API
 and behaviour, built on ``treadle.thread_core``, and living beside the stdlib's
-``threading`` in one process (each sees the other's threads).
+``threading`` in one process: each sees the other's threads, and the hooks tools
+install on the stdlib's module (``settrace``, ``setprofile``, ``excepthook``) reach
+treadle's threads too.
 """
 
 from treadle import thread_core as _tc
+from treadle.thread_core import support as _support
 
-from . import _sync, _threads
+# _registry first: it imports _threads, which needs the registry's names.
+from . import _exit, _fork, _registry, _sync
+from ._hooks import (
+    ExceptHookArgs,
+    excepthook,
+    getprofile,
+    gettrace,
+    setprofile,
+    setprofile_all_threads,
+    settrace,
+    settrace_all_threads,
+)
+from ._registry import (
+    active_count,
+    activeCount,
+    current_thread,
+    currentThread,
+    enumerate,
+    main_thread,
+)
 from ._sync import (
     Barrier,
     BoundedSemaphore,
@@ -18,48 +40,28 @@ from ._sync import (
     RLock,
     Semaphore,
 )
-from ._threads import (
-    Thread,
-    Timer,
-    active_count,
-    current_thread,
-    enumerate,
-    getprofile,
-    gettrace,
-    main_thread,
-    setprofile,
-    setprofile_all_threads,
-    settrace,
-    settrace_all_threads,
-)
-from ._threads import (
-    activeCount as activeCount,
-)
-from ._threads import (
-    currentThread as currentThread,
-)
+from ._threads import DummyThread as _DummyThread
+from ._threads import MainThread as _MainThread
+from ._threads import Thread
+from ._timer import Timer
 
 TIMEOUT_MAX = _tc.TIMEOUT_MAX
 get_ident = _tc.get_ident
 get_native_id = _tc.get_native_id
 stack_size = _tc.stack_size
 local = _tc.local
-ExceptHookArgs = _tc._ExceptHookArgs
-excepthook = _tc._excepthook
 __excepthook__ = excepthook
 ThreadError = RuntimeError
 
 # Private names that programs and CPython's own tests use.
-_active = _threads.active
-_limbo = _threads.limbo
-_dangling = _threads.dangling
-_counter = _threads.counter
-_shutdown = _threads.shutdown
-_shutdown_locks = _threads.shutdown_locks
-_register_atexit = _threads.register_atexit
-_after_fork = _threads.after_fork
-_MainThread = _threads.MainThread
-_DummyThread = _threads.DummyThread
+_active = _registry.active
+_limbo = _registry.limbo
+_dangling = _registry.dangling
+_counter = _registry.counter
+_shutdown_locks = _registry.shutdown_locks
+_shutdown = _exit.shutdown
+_register_atexit = _exit.register_atexit
+_after_fork = _fork.after_fork
 _CRLock = _sync._CRLock
 _PyRLock = _sync.PyRLock
 _start_joinable_thread = _tc.start_joinable_thread
@@ -69,7 +71,7 @@ _allocate_lock = _tc.allocate_lock
 
 def __getattr__(name: str) -> object:
     if name == "_main_thread":
-        return _threads.main_thread()
+        return main_thread()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -87,7 +89,9 @@ __all__ = [
     "Thread",
     "ThreadError",
     "Timer",
+    "activeCount",
     "active_count",
+    "currentThread",
     "current_thread",
     "enumerate",
     "excepthook",
@@ -104,37 +108,9 @@ __all__ = [
     "stack_size",
 ]
 
-for _obj in (
-    Barrier,
-    BoundedSemaphore,
-    BrokenBarrierError,
-    Condition,
-    Event,
-    Semaphore,
-    Thread,
-    Timer,
-    RLock,
-    _PyRLock,
-    _MainThread,
-    _DummyThread,
-    active_count,
-    activeCount,
-    current_thread,
-    currentThread,
-    enumerate,
-    getprofile,
-    gettrace,
-    main_thread,
-    setprofile,
-    setprofile_all_threads,
-    settrace,
-    settrace_all_threads,
-    _shutdown,
-    _register_atexit,
-    _after_fork,
-):
-    _obj.__module__ = __name__
-del _obj
-_PyRLock.__name__ = _PyRLock.__qualname__ = "_PyRLock"
+_support.publish(globals())
+# Reprs show the stdlib's names for these private classes.
+_PyRLock.__module__ = __name__
+_PyRLock.__name__ = _PyRLock.__qualname__ = "_RLock"
 _MainThread.__name__ = _MainThread.__qualname__ = "_MainThread"
 _DummyThread.__name__ = _DummyThread.__qualname__ = "_DummyThread"

@@ -1,9 +1,11 @@
 """The synchronisation primitives: locks, Condition, Semaphore, Event, Barrier.
 
 Everything here is written on the one primitive Python cannot build, the interpreter's
-lock (through ``treadle.thread_core``). Waiting is always done the same way: a thread
-that must block parks on a fresh lock of its own (a "gate", taken once before it is
-queued), and whoever wakes it releases that gate.
+lock (through ``treadle.thread_core``). Waiting is always done the same way, through
+``treadle.thread_core.support``: a thread that must block parks on a fresh lock of its
+own (a "gate", taken once before it is queued) with ``wait_gate``, and whoever wakes it
+releases that gate; a Condition keeps its gates in a ``WaiterList``. Every timeout is
+checked by ``support.check_timeout``.
 
 Semaphores keep their count as tokens in a ``collections.deque``: taking a token is a
 single ``pop()`` and giving one back a single ``append()``, both atomic, so the
@@ -14,16 +16,16 @@ for a token once more after queueing its gate, so no wake-up is lost between the
 
 from __future__ import annotations
 
-import math
 import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable
 from itertools import repeat
 from time import monotonic
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from treadle import thread_core
+from treadle.thread_core.support import WaiterList, check_timeout, wait_gate
 
 __all__ = [
     "Barrier",
@@ -35,41 +37,47 @@ __all__ = [
     "PyRLock",
     "RLock",
     "Semaphore",
-    "check_timeout",
     "reinit_after_fork",
 ]
 
 _T = TypeVar("_T")
 _new_lock = thread_core.allocate_lock
 _get_ident = thread_core.get_ident
-_TIMEOUT_MAX = thread_core.TIMEOUT_MAX
-
-Lock = thread_core.lock
-"""The interpreter's plain lock: ``Lock()`` makes a new, unlocked one."""
-
+_LockType = thread_core.LockType
 _CRLock = thread_core.RLock
 
+if TYPE_CHECKING:
+    Lock = _LockType
+else:
 
-def check_timeout(timeout: object, name: str = "timeout") -> float:
-    """Return *timeout* as a float; TypeError for a non-number, ValueError for NaN."""
-    if isinstance(timeout, float):
-        value = timeout
-    elif hasattr(timeout, "__float__") or hasattr(timeout, "__index__"):
-        value = float(timeout)  # type: ignore[arg-type]
-    else:
-        raise TypeError(f"{name} must be a number or None, not {type(timeout).__name__}")
-    if math.isnan(value):
-        raise ValueError(f"{name} must not be NaN")
-    return value
+    class _LockClass(type):
+        """The metaclass that makes ``Lock`` a class while its objects stay native.
 
+        Calling ``Lock()`` is calling ``allocate_lock()`` (no Python frame in between),
+        and ``isinstance``/``issubclass`` accept the interpreter's lock type.
+        """
 
-def _park(gate: Any, timeout: float | None) -> bool:
-    """Block on *gate* (held) for at most *timeout* seconds; True if it was opened."""
-    if timeout is None:
-        return bool(gate.acquire())
-    if timeout > 0:
-        return bool(gate.acquire(True, min(timeout, _TIMEOUT_MAX)))
-    return bool(gate.acquire(False))
+        __call__ = staticmethod(_new_lock)
+
+        def __instancecheck__(cls, obj: object) -> bool:
+            return isinstance(obj, _LockType)
+
+        def __subclasscheck__(cls, sub: type) -> bool:
+            return issubclass(sub, _LockType) or type.__subclasscheck__(cls, sub)
+
+    class Lock(metaclass=_LockClass):
+        """A primitive lock: ``Lock()`` makes a new, unlocked one.
+
+        The object made is the interpreter's own lock (``acquire(blocking=True,
+        timeout=-1)``, ``release()``, ``locked()``, a context manager), on every
+        Python version; ``isinstance(obj, Lock)`` is true for it. It cannot be
+        subclassed.
+        """
+
+        __slots__ = ()
+
+        def __init_subclass__(cls, **kwargs: object) -> None:
+            raise TypeError("type 'treadle.threading.Lock' is not an acceptable base type")
 
 
 # ------------------------------------------------------------------------- fork registry
@@ -119,7 +127,12 @@ def RLock(*args: object, **kwargs: object) -> Any:
 
 
 class PyRLock:
-    """A re-entrant lock written in Python (the stdlib's ``_PyRLock`` counterpart)."""
+    """A re-entrant lock written in Python (the stdlib's ``_PyRLock`` counterpart).
+
+    The thread that holds it may take it again; it is free for others once released
+    as many times as it was taken. Its state is the plain lock under it, the ident of
+    the thread that holds it and how many times that thread has taken it.
+    """
 
     def __init__(self) -> None:
         self._block = _new_lock()
@@ -127,13 +140,11 @@ class PyRLock:
         self._count = 0
 
     def __repr__(self) -> str:
-        owner = self._owner
-        state = "locked" if self._block.locked() else "unlocked"
         cls = type(self)
-        return (
-            f"<{state} {cls.__module__}.{cls.__qualname__} object owner={owner!r} "
-            f"count={self._count} at {hex(id(self))}>"
-        )
+        state = "locked" if self._block.locked() else "unlocked"
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        held = f"owner={self._owner!r} count={self._count}"
+        return f"<{state} {where} object {held} at {hex(id(self))}>"
 
     def _at_fork_reinit(self) -> None:
         self._block = _new_lock()
@@ -141,27 +152,29 @@ class PyRLock:
         self._count = 0
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        """Acquire the lock, re-entrantly; return whether it was acquired."""
+        """Take the lock (again, if this thread holds it); return whether it was taken.
+
+        *blocking* and *timeout* are those of ``Lock.acquire`` and only matter when
+        another thread holds it.
+        """
         me = _get_ident()
-        if self._owner == me:
-            self._count += 1
-            return True
-        got = bool(self._block.acquire(blocking, timeout))
-        if got:
+        if self._owner != me:
+            if not self._block.acquire(blocking, timeout):
+                return False
             self._owner = me
-            self._count = 1
-        return got
+        self._count += 1
+        return True
 
     __enter__ = acquire
 
     def release(self) -> None:
-        """Release one level; RuntimeError if the calling thread does not hold it."""
+        """Give back one level; RuntimeError if the calling thread does not hold it."""
         if self._owner != _get_ident():
             raise RuntimeError("cannot release un-acquired lock")
-        self._count -= 1
-        if not self._count:
-            self._owner = None
-            self._block.release()
+        if self._count > 1:
+            self._count -= 1
+        else:
+            self._release_save()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
@@ -174,17 +187,17 @@ class PyRLock:
         return self._owner == _get_ident()
 
     def _release_save(self) -> tuple[int, int | None]:
+        # Let go of every level at once (a Condition's wait): the state to restore.
         if not self._count:
             raise RuntimeError("cannot release un-acquired lock")
-        state = (self._count, self._owner)
-        self._count = 0
-        self._owner = None
+        saved = (self._count, self._owner)
+        self._owner, self._count = None, 0
         self._block.release()
-        return state
+        return saved
 
-    def _acquire_restore(self, state: tuple[int, int | None]) -> None:
+    def _acquire_restore(self, saved: tuple[int, int | None]) -> None:
         self._block.acquire()
-        self._count, self._owner = state
+        self._count, self._owner = saved
 
     def _recursion_count(self) -> int:
         return self._count if self._owner == _get_ident() else 0
@@ -197,7 +210,8 @@ class Condition:
     """A condition variable: threads wait on it until another notifies them.
 
     It wraps a lock (a new ``RLock`` unless one is given) that the caller must hold to
-    wait or notify; waiting releases it and takes it back before returning.
+    wait or notify; waiting releases it and takes it back before returning. Waiters are
+    woken in the order they began to wait.
     """
 
     _fork_noted = False
@@ -208,8 +222,9 @@ class Condition:
         self._lock = lock
         self.acquire = lock.acquire
         self.release = lock.release
-        self._waiters: deque[Any] = deque()
-        # Locks that know their owner (RLocks) lend their own fast helpers.
+        self._waiters = WaiterList()
+        # A re-entrant lock lends its own helpers: they let go of (and take back) every
+        # level at once, and know the lock's owner.
         for helper in ("_release_save", "_acquire_restore", "_is_owned"):
             method = getattr(lock, helper, None)
             if method is not None:
@@ -224,7 +239,7 @@ class Condition:
         is_owned = getattr(lock, "_is_owned", None)
         if reinit is not None and is_owned is not None and lock.locked() and not is_owned():
             reinit()
-        self._waiters.clear()
+        self._waiters = WaiterList()
 
     def __enter__(self) -> bool:
         return bool(self._lock.__enter__())
@@ -239,11 +254,10 @@ class Condition:
         """Return whether the underlying lock is held (3.14)."""
         return bool(self._lock.locked())
 
-    def _release_save(self) -> Any:
+    def _release_save(self) -> None:
         self._lock.release()
-        return None
 
-    def _acquire_restore(self, state: Any) -> None:
+    def _acquire_restore(self, state: object) -> None:
         self._lock.acquire()
 
     def _is_owned(self) -> bool:
@@ -256,7 +270,8 @@ class Condition:
     def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, wait until notified (or *timeout*), retake the lock.
 
-        Returns False if the wait timed out. RuntimeError if the lock is not held.
+        Returns False if the wait timed out; a timeout of zero or less does not wait.
+        RuntimeError if the calling thread does not hold the lock.
         """
         if not self._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
@@ -264,38 +279,27 @@ class Condition:
             timeout = check_timeout(timeout)
         if not self._fork_noted:
             _note_blocked(self)
-        gate = _new_lock()
-        gate.acquire()
-        queue = self._waiters
-        queue.append(gate)
-        state = self._release_save()
-        opened = False
-        try:
-            opened = gate.acquire() if timeout is None else _park(gate, timeout)
-            return opened
-        finally:
-            self._acquire_restore(state)
-            if not opened:
-                try:
-                    queue.remove(gate)
-                except ValueError:
-                    pass
+        return self._waiters.park(timeout, self._release_save, self._acquire_restore)
 
     def wait_for(self, predicate: Callable[[], _T], timeout: float | None = None) -> _T:
-        """Wait until ``predicate()`` is true (or *timeout*); return its last value."""
+        """Wait until ``predicate()`` is true, or *timeout* seconds have passed.
+
+        The predicate is called with the lock held, first before any waiting. Returns
+        its last value (false if the time ran out).
+        """
         if timeout is not None:
             timeout = check_timeout(timeout)
         outcome = predicate()
-        deadline = None
-        left = timeout
+        if outcome or timeout is None:
+            while not outcome:
+                self.wait()
+                outcome = predicate()
+            return outcome
+        deadline = monotonic() + timeout
         while not outcome:
-            if left is not None:
-                if deadline is None:
-                    deadline = monotonic() + left
-                else:
-                    left = deadline - monotonic()
-                    if left <= 0:
-                        break
+            left = deadline - monotonic()
+            if left <= 0.0:
+                break
             self.wait(left)
             outcome = predicate()
         return outcome
@@ -304,28 +308,13 @@ class Condition:
         """Wake up to *n* threads waiting on this condition (the lock must be held)."""
         if not self._is_owned():
             raise RuntimeError("cannot notify on un-acquired lock")
-        queue = self._waiters
-        if n == 1 and queue:
-            # The usual call: wake one waiter, with as little as possible after it.
-            try:
-                queue.popleft().release()
-            except (IndexError, RuntimeError):  # pragma: no cover - as below
-                self.notify(1)
-            return
-        while queue and n > 0:
-            try:
-                gate = queue.popleft()
-            except IndexError:  # pragma: no cover - emptied by a timed-out waiter
-                return
-            try:
-                gate.release()
-            except RuntimeError:  # pragma: no cover - a gate reset by a fork
-                continue
-            n -= 1
+        self._waiters.wake(n)
 
     def notify_all(self) -> None:
         """Wake every thread waiting on this condition (the lock must be held)."""
-        self.notify(len(self._waiters))
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        self._waiters.wake_all()
 
     def notifyAll(self) -> None:
         """Call :meth:`notify_all` (deprecated alias)."""
@@ -430,9 +419,8 @@ class Semaphore:
             return True
         if not blocking:
             return False
-        deadline = None
-        if timeout is not None:
-            deadline = monotonic() + check_timeout(timeout)
+        wait = check_timeout(timeout)
+        deadline = None if wait is None else monotonic() + wait
         tokens = self._tokens
         while True:
             gate = _new_lock()
@@ -447,7 +435,7 @@ class Semaphore:
                 tokens.pop()
             except IndexError:
                 left = None if deadline is None else deadline - monotonic()
-                opened = _park(gate, left)
+                opened = wait_gate(gate, left)
                 if not opened:
                     self._withdraw(gate)
                     got = self._take()
@@ -635,7 +623,7 @@ class Event:
         if timeout is None:
             gate.acquire()
             return True
-        if _park(gate, timeout):
+        if wait_gate(gate, timeout):
             return True
         with self._cond:
             try:

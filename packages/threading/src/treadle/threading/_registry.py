@@ -1,0 +1,163 @@
+"""Which threads exist: the registry and the functions that read it.
+
+``active`` maps the ident of every running thread this module knows to its Thread;
+``limbo`` holds the threads whose ``start()`` is under way. Both are guarded by
+``lock`` (replaced in a forked child, so always read it as ``_registry.lock``).
+``enumerate()`` and ``current_thread()`` also see the threads the stdlib's
+``threading`` started, as the stdlib's own objects.
+
+State here is module globals, set with ``global`` inside this module and as
+``_registry.<name> = ...`` from the shutdown and fork modules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import warnings
+import weakref
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
+
+from treadle import thread_core
+from treadle.thread_core import runtime
+
+if TYPE_CHECKING:
+    from ._threads import Thread
+
+__all__ = [
+    "active",
+    "activeCount",
+    "active_count",
+    "counter",
+    "currentThread",
+    "current_thread",
+    "dangling",
+    "enumerate",
+    "limbo",
+    "lock",
+    "main_thread",
+    "public",
+    "shutdown_locks",
+]
+
+_get_ident = thread_core.get_ident
+
+active: dict[int, Thread] = {}
+"""ident -> Thread, for every running thread this module knows (the stdlib's ``_active``)."""
+limbo: dict[Thread, Thread] = {}
+"""Threads whose ``start()`` is under way."""
+dangling: weakref.WeakSet[Thread] = weakref.WeakSet()
+"""Every Thread object still alive (CPython's test helpers count them)."""
+lock = thread_core.allocate_lock()
+"""Guards ``active`` and ``limbo``."""
+main: Thread = cast("Thread", None)
+"""The main thread's object (set when ``_threads`` is imported, and in a forked child)."""
+
+counter = itertools.count(1).__next__
+"""Numbers for default thread names (read through the public module: tests patch it)."""
+
+_public: ModuleType | None = None
+
+
+def public() -> Any:
+    """Return the public ``treadle.threading`` module, where patched names are read.
+
+    Programs and CPython's tests replace ``_counter``, ``excepthook`` or
+    ``_start_joinable_thread`` there, as they would on ``threading``.
+    """
+    global _public
+    if _public is None:
+        _public = sys.modules[__name__.rpartition(".")[0]]
+    return _public
+
+
+def _live() -> list[Thread]:
+    with lock:
+        return [*active.values(), *limbo]
+
+
+class _ShutdownLocks:
+    """A live view: the ``_tstate_lock`` of every running non-daemon Thread (<= 3.12).
+
+    Code written for 3.12 and earlier looks there; treadle's shutdown joins handles.
+    """
+
+    def _locks(self) -> list[Any]:
+        found = (t._tstate_lock for t in _live() if not t._daemonic)
+        return [held for held in found if held is not None]
+
+    def __contains__(self, item: object) -> bool:
+        return any(held is item for held in self._locks())
+
+    def __iter__(self) -> Any:
+        return iter(self._locks())
+
+    def __len__(self) -> int:
+        return len(self._locks())
+
+
+shutdown_locks = _ShutdownLocks()
+
+
+def current_thread() -> Thread:
+    """Return the Thread object of the calling thread.
+
+    A thread the stdlib's ``threading`` started is returned as the stdlib's object
+    (which offers the same attributes); a thread nobody registered gets a dummy
+    Thread, alive and daemonic, that cannot be joined.
+    """
+    me = _get_ident()
+    try:
+        return active[me]
+    except KeyError:
+        pass
+    theirs: Any = runtime.stdlib_thread_for(me)
+    if theirs is None:
+        return _threads.DummyThread()
+    owner = runtime.owner_of(theirs)
+    return cast("Thread", theirs if owner is None else owner)
+
+
+def currentThread() -> Thread:
+    """Return :func:`current_thread` (deprecated alias)."""
+    warnings.warn(
+        "currentThread() is deprecated, use current_thread() instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return current_thread()
+
+
+def enumerate() -> list[Thread]:
+    """Return every live thread: those started here and those the stdlib knows.
+
+    Threads whose ``start()`` is under way are included; finished ones are not.
+    """
+    mine = _live()
+    seen = set(active)
+    theirs: list[Any] = [t for t in runtime.stdlib_threads() if t.ident not in seen]
+    return mine + theirs
+
+
+def active_count() -> int:
+    """Return the number of live threads (the length of :func:`enumerate`)."""
+    return len(enumerate())
+
+
+def activeCount() -> int:
+    """Return :func:`active_count` (deprecated alias)."""
+    warnings.warn(
+        "activeCount() is deprecated, use active_count() instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return active_count()
+
+
+def main_thread() -> Thread:
+    """Return the main Thread object: the thread the interpreter started with."""
+    return main
+
+
+from . import _threads  # noqa: E402  (Thread needs the registry above; dummies are made here)
