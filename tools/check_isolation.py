@@ -107,7 +107,11 @@ class Interpreter:
 
 def _clean_env() -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONSAFEPATH"):
+    # HATCH_ENV_ACTIVE: run from a hatch environment, `hatch build` would build in it.
+    for name in (
+        "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "PYTHONSAFEPATH",
+        "HATCH_ENV_ACTIVE",
+    ):  # fmt: skip
         env.pop(name, None)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"

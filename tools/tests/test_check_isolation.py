@@ -64,3 +64,33 @@ def test_interpreter_that_does_not_run(
     argv = ["--root", str(tree), "--wheels", str(wheels), missing]
     assert check_isolation.main(argv) == 1
     assert f"FAIL {missing}: cannot run {missing}" in capsys.readouterr().out
+
+
+def test_readme_install_by_name_from_a_wheel_folder(tree: Path, tmp_path: Path) -> None:
+    """README's install from a checkout, with pip itself: every wheel in one folder, then
+    ``pip install --no-index --find-links DIR treadle-threading``: its siblings
+    (thread-core, contextvars) come from that folder, as no index is asked."""
+    wheels = tmp_path / "wheels"
+    members, problems = check_isolation.discover(tree)
+    assert problems == []
+    check_isolation.build_wheels(members, wheels)
+    assert len(list(wheels.glob("treadle_*.whl"))) == 3
+    python = check_isolation.probe_interpreter(sys.executable)
+    venv_python = check_isolation.make_venv(python, tmp_path / "venv")
+    pip = [sys.executable, "-m", "pip", "--python", str(venv_python), "install", "-q"]
+    check_isolation.run(
+        [*pip, "--no-index", "--find-links", wheels, "treadle-threading"], "pip install"
+    )
+    out = check_isolation.run(
+        [
+            venv_python,
+            "-c",
+            "import importlib.metadata as md, treadle.threading, treadle.thread_core, "
+            "treadle.contextvars; print(sorted(d.name for d in md.distributions() "
+            "if d.name.startswith('treadle')))",
+        ],
+        "importing what was installed",
+        cwd=tmp_path,
+    )
+    installed = ["treadle-contextvars", "treadle-thread-core", "treadle-threading"]
+    assert out.strip() == str(installed)
