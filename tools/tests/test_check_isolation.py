@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tools import check_isolation
+from tools.check_layout import discover
 from tools.tests._tree import make_tree
 
 pytestmark = pytest.mark.skipif(
@@ -71,7 +72,7 @@ def test_readme_install_by_name_from_a_wheel_folder(tree: Path, tmp_path: Path) 
     ``pip install --no-index --find-links DIR treadle-threading``: its siblings
     (thread-core, contextvars) come from that folder, as no index is asked."""
     wheels = tmp_path / "wheels"
-    members, problems = check_isolation.discover(tree)
+    members, problems = discover(tree)
     assert problems == []
     check_isolation.build_wheels(members, wheels)
     assert len(list(wheels.glob("treadle_*.whl"))) == 3
