@@ -1,6 +1,8 @@
 """treadle.thread_core against the interpreter's ``_thread``.
 
-Issue targets: lock acquire/release and thread start+join within 1.1x of the stdlib.
+Issue targets: lock acquire/release and thread start+join within 1.1x of the stdlib;
+a ``local`` attribute read within 1.2x of the interpreter's ``_thread._local`` (treadle's
+``local`` is a subclass of it).
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ CASES = [
         _local_get(_thread._local),  # type: ignore[arg-type]
         _local_get(thread_core.local),  # type: ignore[arg-type]
         n=200_000,
-        target=0.0,
-        note="no target: Python against the interpreter's C implementation",
+        target=1 / 1.2,
+        note="a subclass of _thread._local: the lookup goes through the type's MRO",
     ),
 ]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from ._native import get_ident
+from ._native import birth_stderr, get_ident
 
 __all__ = ["ExceptHookArgs", "excepthook"]
 
@@ -75,7 +75,7 @@ def _stream_for(thread: object) -> Any:
     current = sys.stderr
     if current is not None:
         return current
-    return getattr(thread, "_stderr", None)
+    return birth_stderr(thread)
 
 
 def _label(thread: object) -> object:

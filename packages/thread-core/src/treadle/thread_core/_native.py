@@ -37,6 +37,7 @@ __all__ = [
     "StdlibView",
     "ThreadHandle",
     "allocate_lock",
+    "birth_stderr",
     "daemon_threads_allowed",
     "get_ident",
     "get_name",
@@ -114,6 +115,15 @@ def stdlib_lookup(ident: int) -> threading.Thread | None:
     """Return the stdlib's entry for the live thread *ident*, or None."""
     registry: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
     return registry.get(ident)
+
+
+def birth_stderr(thread: object) -> Any:
+    """Return the ``sys.stderr`` a stdlib thread object kept from its creation, or None.
+
+    The stdlib's threads keep it for reporting an exception after a program has set
+    ``sys.stderr`` to None.
+    """
+    return getattr(thread, "_stderr", None)
 
 
 class StdlibView(threading._DummyThread):
