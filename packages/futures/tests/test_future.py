@@ -1,4 +1,7 @@
-"""Future: states, results, callbacks, the executor-side methods, the stdlib's identity."""
+"""Future: states, results, callbacks, the executor-side methods, the stdlib's identity.
+
+Tests taking ``impl`` run on concurrent.futures and on treadle.futures alike.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import concurrent.futures as std
 import logging
 import threading as std_threading
 import typing
+from types import ModuleType
 
 import pytest
 
@@ -13,8 +17,10 @@ from treadle import futures
 from treadle.futures import _base
 
 
-def finished(result: object = None, exc: BaseException | None = None) -> futures.Future[object]:
-    f: futures.Future[object] = futures.Future()
+def finished(
+    impl: ModuleType, result: object = None, exc: BaseException | None = None
+) -> std.Future[object]:
+    f: std.Future[object] = impl.Future()
     assert f.set_running_or_notify_cancel()
     if exc is not None:
         f.set_exception(exc)
@@ -29,9 +35,9 @@ def test_identity_with_the_stdlib() -> None:
     assert futures.CancelledError is std.CancelledError
     assert futures.InvalidStateError is std.InvalidStateError
     assert futures.BrokenExecutor is std.BrokenExecutor
-    assert futures.TimeoutError is TimeoutError
+    assert issubclass(futures.TimeoutError, TimeoutError)
+    assert issubclass(futures.TimeoutError, std.TimeoutError)
     assert issubclass(futures.ThreadPoolExecutor, std.ThreadPoolExecutor)
-    assert futures.Future.__module__ == "treadle.futures"
     assert typing.get_origin(futures.Future[int]) is futures.Future
 
 
@@ -41,8 +47,8 @@ def test_stdlib_machinery_is_not_used() -> None:
     assert "_condition" not in vars(f)
 
 
-def test_pending_state_and_repr() -> None:
-    f: futures.Future[int] = futures.Future()
+def test_pending_state_and_repr(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
     assert not f.done()
     assert not f.running()
     assert not f.cancelled()
@@ -57,69 +63,90 @@ def test_pending_state_and_repr() -> None:
     assert repr(f).endswith("state=finished returned int>")
 
 
-def test_exception_result() -> None:
-    f = finished(exc=ValueError("boom"))
+def test_exception_result(impl: ModuleType) -> None:
+    f = finished(impl, exc=ValueError("boom"))
     assert isinstance(f.exception(), ValueError)
     with pytest.raises(ValueError, match="boom"):
         f.result()
     assert "raised ValueError" in repr(f)
 
 
-def test_cancel() -> None:
-    f: futures.Future[int] = futures.Future()
+def test_cancel(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
     assert f.cancel()
     assert f.cancel()
     assert f.cancelled()
     assert f.done()
-    with pytest.raises(futures.CancelledError):
+    with pytest.raises(impl.CancelledError):
         f.result()
-    with pytest.raises(futures.CancelledError):
+    with pytest.raises(impl.CancelledError):
         f.exception(timeout=0)
     assert not f.set_running_or_notify_cancel()
     assert f._state == _base.CANCELLED_AND_NOTIFIED
 
 
-def test_cannot_cancel_running_or_finished() -> None:
-    f: futures.Future[int] = futures.Future()
+def test_cannot_cancel_running_or_finished(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
     f.set_running_or_notify_cancel()
     assert not f.cancel()
     f.set_result(1)
     assert not f.cancel()
 
 
-def test_invalid_state() -> None:
-    f = finished(1)
-    with pytest.raises(futures.InvalidStateError):
+def test_invalid_state(impl: ModuleType) -> None:
+    f = finished(impl, 1)
+    with pytest.raises(impl.InvalidStateError):
         f.set_result(2)
-    with pytest.raises(futures.InvalidStateError):
+    with pytest.raises(impl.InvalidStateError):
         f.set_exception(ValueError())
-    c: futures.Future[int] = futures.Future()
+    c: std.Future[int] = impl.Future()
     c.cancel()
-    with pytest.raises(futures.InvalidStateError):
+    with pytest.raises(impl.InvalidStateError):
         c.set_result(1)
     with pytest.raises(RuntimeError):
         f.set_running_or_notify_cancel()
 
 
-def test_result_timeout() -> None:
-    f: futures.Future[int] = futures.Future()
-    with pytest.raises(TimeoutError):
+def test_result_timeout(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
+    with pytest.raises(impl.TimeoutError):
         f.result(timeout=0)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(impl.TimeoutError):
         f.result(timeout=-1)
-    with pytest.raises(TimeoutError):
+    with pytest.raises(impl.TimeoutError):
         f.exception(timeout=0.01)
-    with pytest.raises(TypeError, match="timeout"):
-        f.result(timeout="1")  # type: ignore[arg-type]
-    # The timed-out waits leave the future as it was: finishing it still wakes a waiter.
-    assert f._gate is not None
-    assert f._gate.locked()
     f.set_result(1)
     assert f.result(timeout=0) == 1
 
 
-def test_result_wakes_when_set_from_another_thread() -> None:
-    f: futures.Future[str] = futures.Future()
+def test_timed_out_wait_leaves_the_gate_for_the_next_waiter() -> None:
+    f: futures.Future[int] = futures.Future()
+    with pytest.raises(TimeoutError):
+        f.result(timeout=0)
+    assert f._gate is not None
+    assert f._gate.locked()
+    f.set_result(1)
+    assert f._gate is None
+    assert f.result(timeout=0) == 1
+
+
+@pytest.mark.parametrize("method", ["result", "exception"])
+def test_bad_timeout_is_refused_whatever_the_state(method: str) -> None:
+    pending: futures.Future[int] = futures.Future()
+    done: futures.Future[int] = futures.Future()
+    done.set_result(1)
+    for f in (pending, done):
+        with pytest.raises(TypeError, match="'timeout' must be a real number or None, not str"):
+            getattr(f, method)(timeout="1")
+        with pytest.raises(ValueError, match="'timeout' must not be NaN"):
+            getattr(f, method)(timeout=float("nan"))
+        with pytest.raises(TypeError, match="'timeout'"):
+            getattr(f, method)(timeout=True)
+    assert pending._gate is None  # refused before any waiting began
+
+
+def test_result_wakes_when_set_from_another_thread(impl: ModuleType) -> None:
+    f: std.Future[str] = impl.Future()
     waiting = std_threading.Event()
 
     def setter() -> None:
@@ -135,8 +162,8 @@ def test_result_wakes_when_set_from_another_thread() -> None:
         t.join()
 
 
-def test_cancel_wakes_result() -> None:
-    f: futures.Future[int] = futures.Future()
+def test_cancel_wakes_result(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
     started = std_threading.Event()
     outcome: list[object] = []
 
@@ -144,7 +171,7 @@ def test_cancel_wakes_result() -> None:
         started.set()
         try:
             f.result()
-        except futures.CancelledError as exc:
+        except impl.CancelledError as exc:
             outcome.append(exc)
 
     t = std_threading.Thread(target=waiter)
@@ -155,8 +182,27 @@ def test_cancel_wakes_result() -> None:
     assert len(outcome) == 1
 
 
-def test_callbacks_run_once_in_order() -> None:
-    f: futures.Future[int] = futures.Future()
+def test_many_waiters_all_wake(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
+    ready = std_threading.Barrier(5)
+    results: list[int] = []
+
+    def waiter() -> None:
+        ready.wait()
+        results.append(f.result(timeout=60))
+
+    threads = [std_threading.Thread(target=waiter) for _ in range(4)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    f.set_result(7)
+    for t in threads:
+        t.join()
+    assert results == [7] * 4
+
+
+def test_callbacks_run_once_in_order(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
     seen: list[tuple[str, object]] = []
     f.add_done_callback(lambda g: seen.append(("a", g)))
     f.add_done_callback(lambda g: seen.append(("b", g)))
@@ -168,16 +214,16 @@ def test_callbacks_run_once_in_order() -> None:
     assert len(seen) == 3
 
 
-def test_callback_on_cancel() -> None:
-    f: futures.Future[int] = futures.Future()
+def test_callback_on_cancel(impl: ModuleType) -> None:
+    f: std.Future[int] = impl.Future()
     seen: list[bool] = []
     f.add_done_callback(lambda g: seen.append(g.cancelled()))
     f.cancel()
     assert seen == [True]
 
 
-def test_callback_exception_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    f: futures.Future[int] = futures.Future()
+def test_callback_exception_is_logged(impl: ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    f: std.Future[int] = impl.Future()
     seen: list[int] = []
 
     def bad(_: object) -> None:
@@ -196,7 +242,7 @@ def test_callback_exception_is_logged(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_stdlib_wait_accepts_treadle_futures() -> None:
     f: futures.Future[object] = futures.Future()
-    done = finished(1)
+    done = finished(futures, 1)
 
     def complete() -> None:
         f.set_running_or_notify_cancel()
@@ -231,3 +277,14 @@ def test_condition_view_for_code_using_internals() -> None:
         f._condition.notify_all()
     t.join()
     assert isinstance(outcome[0], OSError)
+
+
+def test_condition_view_wait() -> None:
+    f: futures.Future[int] = futures.Future()
+    with f._condition:
+        assert not f._condition.wait(0)
+        with pytest.raises(TypeError, match="'timeout'"):
+            f._condition.wait("soon")  # type: ignore[arg-type]
+    f.set_result(1)
+    with f._condition:
+        assert f._condition.wait(0)

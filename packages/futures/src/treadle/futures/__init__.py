@@ -22,6 +22,9 @@ from ._base import (
     as_completed,
     wait,
 )
+from treadle.thread_core import support as _support
+
+from ._lazy import LAZY_NAMES as _LAZY_NAMES
 from ._lazy import lazy_attribute as _lazy_attribute
 from ._thread import ThreadPoolExecutor
 
@@ -40,16 +43,15 @@ __all__ = [
     "wait",
 ]
 
-for _obj in (Executor, Future, ThreadPoolExecutor, as_completed, wait):
-    _obj.__module__ = __name__
-del _obj
-
 
 def __getattr__(name: str) -> object:
     return _lazy_attribute(__name__, name)
 
 
 def __dir__() -> list[str]:
-    # The lazily loaded executors are listed, though not in __all__ (a star import would
-    # load them).
-    return sorted(set(globals()) | {"InterpreterPoolExecutor", "ProcessPoolExecutor"})
+    # The lazily loaded executors are listed, though not in __all__: they are stand-ins
+    # until their extras are released (see _lazy), and a star import would load them.
+    return sorted(set(globals()) | _LAZY_NAMES)
+
+
+_support.publish(globals())

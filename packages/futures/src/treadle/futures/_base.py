@@ -16,14 +16,23 @@ from __future__ import annotations
 
 import concurrent.futures as _std
 import logging
-import sys
 import time
 import weakref
-from collections import deque
+from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from types import GenericAlias
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, TypeVar
 
 from treadle import threading as _threading
+from treadle.thread_core.support import check_timeout as _check_timeout
+from treadle.thread_core.support import pass_gate as _pass_gate
+from treadle.thread_core.support import wait_gate as _wait_gate
+
+from . import _native
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "ALL_COMPLETED",
@@ -75,23 +84,23 @@ _TERMINAL = (CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED)
 # The stdlib's logger: logging configured for concurrent.futures applies unchanged.
 LOGGER = logging.getLogger("concurrent.futures")
 
-# The exceptions are the stdlib's own classes: asyncio converts them by identity.
-Error = _std._base.Error
+# The exceptions are the stdlib's own classes: asyncio converts them by identity. The
+# timeout is the builtin since 3.11; on 3.10 a class that is also both of the stdlib's
+# timeout classes of that version (see _native).
+Error = _native.Error
 CancelledError = _std.CancelledError
 InvalidStateError = _std.InvalidStateError
 BrokenExecutor = _std.BrokenExecutor
-TimeoutError = TimeoutError  # noqa: PLW0127 - the builtin, as in 3.11+ (3.10 had a subclass)
+TimeoutError = _native.TimeoutError
 
 _Lock = _threading.Lock
 _monotonic = time.monotonic
 
 
-def _check_timeout(timeout: object) -> float | None:
-    if timeout is None:
-        return None
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        return float(timeout)
-    raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
+def _deadline(timeout: object) -> float | None:
+    """The monotonic time at which a wait of *timeout* seconds from now ends (None: never)."""
+    limit = _check_timeout(timeout, "timeout")
+    return None if limit is None else _monotonic() + limit
 
 
 class _ConditionView:
@@ -128,26 +137,14 @@ class _ConditionView:
     notify = notify_all
 
     def wait(self, timeout: float | None = None) -> bool:
+        limit = _check_timeout(timeout, "timeout")
         future = self._future
         gate = future._gate_to_wait_on()
         future._lock.release()
         try:
-            return gate is None or _pass_gate(gate, timeout)
+            return gate is None or _pass_gate(gate, limit)
         finally:
             future._lock.acquire()
-
-
-def _pass_gate(gate: Any, timeout: float | None) -> bool:
-    """Wait until *gate* is released, then release it again for the next waiter."""
-    if timeout is None:
-        got = gate.acquire()
-    elif timeout > 0:
-        got = gate.acquire(True, timeout)
-    else:
-        got = gate.acquire(False)
-    if got:
-        gate.release()
-    return bool(got)
 
 
 class Future(_std.Future[_T]):
@@ -258,7 +255,7 @@ class Future(_std.Future[_T]):
         finish in time, and the call's own exception if it raised one.
         """
         try:
-            if self._state != FINISHED:
+            if self._state != FINISHED or timeout is not None:
                 self._wait_finished(timeout)
             if self._exception is not None:
                 raise self._exception
@@ -270,14 +267,15 @@ class Future(_std.Future[_T]):
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """Return the call's exception (None if it returned), waiting like :meth:`result`."""
-        if self._state != FINISHED:
+        if self._state != FINISHED or timeout is not None:
             self._wait_finished(timeout)
         return self._exception
 
-    def _wait_finished(self, timeout: float | None) -> None:
+    def _wait_finished(self, timeout: object) -> None:
         # Wait for the call to finish; CancelledError or TimeoutError if it does not.
+        # A timeout is checked whenever given, even if the future is already done.
+        limit = _check_timeout(timeout, "timeout")
         if self._state not in _TERMINAL:
-            timeout = _check_timeout(timeout)
             # The lock is held only to find the gate: the wait itself is outside it.
             lock = self._lock
             lock.acquire()
@@ -286,16 +284,13 @@ class Future(_std.Future[_T]):
             finally:
                 lock.release()
             if gate is not None:
-                if timeout is None:
-                    gate.acquire()
-                    gate.release()
-                else:
-                    _pass_gate(gate, timeout)
+                _pass_gate(gate, limit)
         state = self._state
+        if state == FINISHED:
+            return
         if state in _CANCELLED_STATES:
             raise CancelledError()
-        if state != FINISHED:
-            raise TimeoutError()
+        raise TimeoutError()
 
     def add_done_callback(self, fn: Callable[[Future[_T]], object]) -> None:
         """Call ``fn(future)`` once the future is done (at once if it already is).
@@ -437,12 +432,8 @@ class _Waiter:
                 self._fire()
 
     def wait(self, timeout: float | None) -> None:
-        if timeout is None:
-            self.event.acquire()
-        elif timeout > 0:
-            self.event.acquire(True, timeout)
-        else:
-            self.event.acquire(False)
+        # *timeout* has been through _check_timeout.
+        _wait_gate(self.event, timeout)
         with self._lock:
             if not self._fired:
                 return
@@ -482,21 +473,21 @@ def _uninstall(fs: Iterable[Any], waiter: _Waiter) -> None:
                 pass
 
 
-if TYPE_CHECKING or sys.version_info >= (3, 11):
+if TYPE_CHECKING:
 
     class DoneAndNotDoneFutures(NamedTuple, Generic[_T]):
         """What :func:`wait` returns: the sets ``done`` and ``not_done``."""
 
-        done: set[Future[_T]]
-        not_done: set[Future[_T]]
+        done: set[_std.Future[_T]]
+        not_done: set[_std.Future[_T]]
 
-else:  # 3.10 cannot make a generic NamedTuple
+else:  # a generic NamedTuple needs 3.11: subscripting is given by hand
 
-    class DoneAndNotDoneFutures(NamedTuple):
+    class DoneAndNotDoneFutures(namedtuple("DoneAndNotDoneFutures", "done not_done")):  # noqa: PYI024
         """What :func:`wait` returns: the sets ``done`` and ``not_done``."""
 
-        done: set[Future[Any]]
-        not_done: set[Future[Any]]
+        __slots__ = ()
+        __class_getitem__ = classmethod(GenericAlias)
 
 
 def _satisfied(return_when: str, done: set[Any]) -> bool:
@@ -509,16 +500,17 @@ def _satisfied(return_when: str, done: set[Any]) -> bool:
 
 
 def wait(
-    fs: Iterable[Future[_T]], timeout: float | None = None, return_when: str = ALL_COMPLETED
+    fs: Iterable[_std.Future[_T]], timeout: float | None = None, return_when: str = ALL_COMPLETED
 ) -> DoneAndNotDoneFutures[_T]:
     """Wait for the futures in *fs* (duplicates allowed) to complete.
 
-    *return_when* is FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED (the default);
-    *timeout* bounds the wait in seconds. Returns the named 2-tuple ``(done, not_done)``.
+    *fs* may hold treadle's futures and the stdlib's. *return_when* is FIRST_COMPLETED,
+    FIRST_EXCEPTION or ALL_COMPLETED (the default); *timeout* bounds the wait in seconds
+    (None: no bound). Returns the named 2-tuple ``(done, not_done)``.
     """
     if return_when not in (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED):
         raise ValueError(f"Invalid return condition: {return_when!r} (return_when)")
-    timeout = _check_timeout(timeout)
+    limit = _check_timeout(timeout, "timeout")
     futures = set(fs)
     done = {f for f in futures if _finished(f)}
     not_done = futures - done
@@ -534,21 +526,23 @@ def wait(
             return DoneAndNotDoneFutures(done, futures - done)
         if not _satisfied(return_when, newly_done):
             waiter.arm(len(installed))
-            waiter.wait(timeout)
+            waiter.wait(limit)
     finally:
         _uninstall(installed, waiter)
     done.update(waiter.take())
     return DoneAndNotDoneFutures(done, futures - done)
 
 
-def as_completed(fs: Iterable[Future[_T]], timeout: float | None = None) -> Iterator[Future[_T]]:
+def as_completed(
+    fs: Iterable[_std.Future[_T]], timeout: float | None = None
+) -> Iterator[_std.Future[_T]]:
     """Yield the futures of *fs* as they complete (each once, duplicates dropped).
 
-    Raises TimeoutError, naming how many are unfinished, if ``__next__`` is called and
-    the result is not there *timeout* seconds after the original call.
+    *fs* may hold treadle's futures and the stdlib's. Raises TimeoutError, naming how
+    many are unfinished, if ``__next__`` is called and the result is not there *timeout*
+    seconds after the original call.
     """
-    timeout = _check_timeout(timeout)
-    end_time = None if timeout is None else timeout + _monotonic()
+    end_time = _deadline(timeout)
     futures = set(fs)
     total = len(futures)
     waiter = _Waiter(_AS_COMPLETED)
@@ -592,17 +586,8 @@ def _as_completed(  # noqa: PLR0917
 # ------------------------------------------------------------------------ Executor
 
 
-def _result_or_cancel(future: Future[_T], timeout: float | None = None) -> _T:
-    try:
-        try:
-            return future.result(timeout)
-        finally:
-            future.cancel()
-    finally:
-        del future
-
-
 def _check_buffersize(buffersize: object) -> int | None:
+    # The stdlib's messages, which CPython's tests match.
     if buffersize is None:
         return None
     if not isinstance(buffersize, int) or isinstance(buffersize, bool):
@@ -612,24 +597,56 @@ def _check_buffersize(buffersize: object) -> int | None:
     return buffersize
 
 
-def _map_results(
-    fs: deque[Future[Any]],
-    end_time: float | None,
-    refill: Callable[[], Future[Any] | None] | None,
-) -> Iterator[Any]:
-    """Yield the results of *fs* in order; cancel what is left when stopped early."""
+class _Feed:
+    """The input of a ``map(buffersize=...)`` not submitted yet: one call per result taken.
+
+    Holds the executor weakly: the iterator ``map`` returns must not keep it alive.
+    """
+
+    __slots__ = ("_calls", "_executor", "_fn")
+
+    def __init__(self, executor: Executor, fn: Callable[..., Any], calls: Iterator[tuple[Any, ...]]) -> None:
+        self._executor = weakref.ref(executor)
+        self._fn = fn
+        self._calls = calls
+
+    def next_call(self) -> Future[Any] | None:
+        """Submit the next call; None once the input or the executor is gone."""
+        executor = self._executor()
+        if executor is None:
+            return None
+        args = next(self._calls, None)
+        return None if args is None else executor.submit(self._fn, *args)
+
+
+def _take(window: deque[Future[Any]], deadline: float | None, feed: _Feed | None) -> Any:
+    """Wait for the oldest call of *window* and return its result.
+
+    A call whose result is not had (timed out, failed, or the wait interrupted) is
+    cancelled, which does nothing if it already ran. Once the result is in hand the
+    buffer has room again, so *feed* submits the next call before it is returned.
+    """
+    oldest = window.popleft()
     try:
-        while fs:
-            if refill is not None:
-                extra = refill()
-                if extra is not None:
-                    fs.append(extra)
-            if end_time is None:
-                yield _result_or_cancel(fs.popleft())
-            else:
-                yield _result_or_cancel(fs.popleft(), end_time - _monotonic())
+        value = oldest.result(None if deadline is None else deadline - _monotonic())
+    except BaseException:
+        oldest.cancel()
+        del oldest  # the traceback keeps this frame: let it not keep the future
+        raise
+    if feed is not None:
+        following = feed.next_call()
+        if following is not None:
+            window.append(following)
+    return value
+
+
+def _in_order(window: deque[Future[Any]], deadline: float | None, feed: _Feed | None) -> Iterator[Any]:
+    """The iterator ``map`` returns: results in input order; the rest cancelled when it stops."""
+    try:
+        while window:
+            yield _take(window, deadline, feed)  # no local name: the caller may drop it
     finally:
-        for future in fs:
+        for future in window:
             future.cancel()
 
 
@@ -654,38 +671,22 @@ class Executor(_std.Executor):
     ) -> Iterator[_T]:
         """Like ``map(fn, *iterables)``, with the calls run by the executor.
 
-        The calls are submitted at once (with *buffersize*, only that many ahead of the
-        results consumed). The returned iterator raises TimeoutError if a result is not
-        there *timeout* seconds after this call, and the call's exception if it raised.
-        *chunksize* matters to process pools only.
+        Every call is submitted now, unless *buffersize* is given: then at most that
+        many submitted calls have results not yet yielded, and the input is read on as
+        results are taken. The returned iterator yields the results in input order,
+        raises the call's exception where a call raised, and TimeoutError if a result is
+        not there *timeout* seconds after this call; once it stops (an error, or dropped
+        early) the calls not started are cancelled. *chunksize* matters to process pools
+        only.
         """
         size = _check_buffersize(buffersize)
-        timeout = _check_timeout(timeout)
-        end_time = None if timeout is None else timeout + _monotonic()
-        zipped = zip(*iterables)  # noqa: B905 - map() stops at the shortest, as the stdlib's
+        deadline = _deadline(timeout)
+        calls = zip(*iterables)  # noqa: B905 - map() stops at the shortest, as the stdlib's
         submit = self.submit
-        refill: Callable[[], Future[Any] | None] | None = None
         if size is None:
-            fs: deque[Future[Any]] = deque([submit(fn, *args) for args in zipped])
-        else:
-            fs = deque()
-            for args in zipped:
-                fs.append(submit(fn, *args))
-                if len(fs) >= size:
-                    break
-            executor_ref = weakref.ref(self)
-            del submit
-
-            def refill() -> Future[Any] | None:
-                executor = executor_ref()
-                if executor is None:
-                    return None
-                args = next(zipped, None)
-                if args is None:
-                    return None
-                return executor.submit(fn, *args)
-
-        return _map_results(fs, end_time, refill)
+            return _in_order(deque([submit(fn, *args) for args in calls]), deadline, None)
+        window = deque([submit(fn, *args) for args in islice(calls, size)])
+        return _in_order(window, deadline, _Feed(self, fn, calls))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Free the executor's resources once pending futures are done.
@@ -694,7 +695,7 @@ class Executor(_std.Executor):
         Calling ``submit``/``map`` afterwards raises RuntimeError.
         """
 
-    def __enter__(self) -> Executor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

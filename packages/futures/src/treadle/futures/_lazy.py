@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["lazy_attribute"]
+__all__ = ["LAZY_NAMES", "lazy_attribute", "missing"]
 
-# name -> (module that provides it, the extra that makes it work). The modules are
-# imported on first access only: ``import treadle.futures`` never imports multiprocessing.
-_LAZY = {
-    "ProcessPoolExecutor": ("treadle.futures.process", "process"),
-    "InterpreterPoolExecutor": ("treadle.futures.interpreter", "interpreters"),
+# name -> the module that provides it. The modules are imported on first access only:
+# ``import treadle.futures`` never imports multiprocessing.
+_PROVIDERS = {
+    "ProcessPoolExecutor": "treadle.futures.process",
+    "InterpreterPoolExecutor": "treadle.futures.interpreter",
 }
+LAZY_NAMES = frozenset(_PROVIDERS)
 
 
 def lazy_attribute(module: str, name: str) -> object:
-    """Resolve *name* of *module* from its lazy table, or raise AttributeError."""
-    if name in _LAZY and module == "treadle.futures":
-        where, _extra = _LAZY[name]
-        return getattr(importlib.import_module(where), name)
-    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    """Resolve *name*, an attribute of *module* loaded on first use, or raise AttributeError."""
+    where = _PROVIDERS.get(name)
+    if where is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(where), name)
 
 
 def missing(name: str, extra: str, dist: str) -> ImportError:

@@ -2,8 +2,8 @@
 
 How work reaches the workers: ``submit`` appends ``(future, fn, args, kwargs, context)``
 to a deque shared with the workers. A worker takes items from it until it is empty; then,
-under the pool's lock, it parks on a lock of its own, listed in ``idle`` (after its last
-task it lists itself before publishing the outcome, so the caller's next submit finds it).
+under the pool's lock, it parks in ``idle`` (a WaiterList; after its last task it is
+listed there before the outcome is published, so the caller's next submit finds it).
 ``submit`` (under the same lock) wakes an idle worker if there is one, or starts a new
 thread while fewer than ``max_workers`` exist: idle threads are reused before new ones
 start. Workers hold the pool's shared state, never the executor, so that an executor
@@ -25,10 +25,11 @@ from typing import Any, ParamSpec, TypeVar
 
 from treadle import contextvars as _contextvars
 from treadle import threading as _threading
+from treadle.thread_core.support import WaiterList, check_timeout
 
 from . import _base
-from ._base import LOGGER, Future
-from ._compat import default_max_workers
+from ._base import LOGGER, Future, TimeoutError
+from ._native import default_max_workers
 
 __all__ = ["BrokenThreadPool", "ThreadPoolExecutor"]
 
@@ -60,7 +61,7 @@ class _Pool:
 
     def __init__(self, max_workers: int, max_pending: int | None) -> None:
         self.work: deque[tuple[Any, ...]] = deque()
-        self.idle: list[Any] = []
+        self.idle = WaiterList()
         self.lock = _Lock()
         self.threads: set[_threading.Thread] = set()
         self.shutdown = False
@@ -70,10 +71,11 @@ class _Pool:
 
     def wake_idle(self) -> None:
         """Wake every parked worker (call with ``lock`` held)."""
-        idle = self.idle
-        self.idle = []
-        for gate in idle:
-            gate.release()
+        self.idle.wake_all()
+
+    def stopping(self) -> bool:
+        """Whether workers should leave once the queue is empty (call with ``lock`` held)."""
+        return bool(self.shutdown or self.broken or _global_shutdown)
 
     def abandon(self) -> None:
         """Let the workers finish the queue and leave: the executor is gone."""
@@ -92,6 +94,44 @@ class _Pool:
         return items
 
 
+class _Outcome:
+    """A finished call's outcome, kept by its worker until it is published.
+
+    A worker that finds no more work lists itself as idle before it publishes the outcome
+    of its last call, so that a submit made as soon as the caller sees the outcome wakes
+    this thread rather than starting another: :meth:`publish_unlocked` is the
+    ``release`` step of :meth:`WaiterList.park`.
+    """
+
+    __slots__ = ("error", "future", "lock", "result")
+
+    def __init__(self, lock: Any) -> None:
+        self.lock = lock
+        self.future: Future[Any] | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def publish(self) -> None:
+        """Set the future's result or exception, and forget all three."""
+        future, result, error = self.future, self.result, self.error
+        self.future = self.result = self.error = None
+        try:
+            if error is None:
+                future.set_result(result)  # type: ignore[union-attr]
+            else:
+                future.set_exception(error)  # type: ignore[union-attr]
+        except BaseException:
+            # The call set its own future, or a callback raised a BaseException: keep
+            # serving, since this thread may already have been handed more work.
+            LOGGER.critical("Exception in worker", exc_info=True)
+
+    def publish_unlocked(self) -> bool:
+        """Release the pool's lock, then publish (WaiterList.park's ``release``)."""
+        self.lock.release()
+        self.publish()
+        return True  # what park hands to lock.acquire to take the lock back: block
+
+
 def _worker(
     pool: _Pool, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
 ) -> None:
@@ -106,25 +146,26 @@ def _worker(
     popleft = work.popleft
     slots = pool.slots
     lock = pool.lock
-    gate = _Lock()
-    gate.acquire()
+    park = pool.idle.park
+    relock = lock.acquire
+    outcome = _Outcome(lock)
+
+    def unlock() -> bool:
+        lock.release()
+        return True
+
     while True:
         if not work:
             lock.acquire()  # not ``with``: see Future's helpers
             try:
                 if not work:
-                    if pool.shutdown or pool.broken or _global_shutdown:
-                        # Wake a sibling so that it sees the same and leaves too.
+                    if pool.stopping():
+                        # Wake the parked siblings so that they see the same and leave.
                         pool.wake_idle()
                         return
-                    pool.idle.append(gate)
-                    parked = True
-                else:
-                    parked = False
+                    park(None, unlock, relock)
             finally:
                 lock.release()
-            if parked:
-                gate.acquire()
             continue
         try:
             future, fn, args, kwargs, ctx = popleft()
@@ -135,38 +176,29 @@ def _worker(
         if not future.set_running_or_notify_cancel():
             del future, fn, args, kwargs, ctx
             continue
-        error: BaseException | None = None
-        result = None
+        outcome.future = future
+        del future
         try:
-            result = fn(*args, **kwargs) if ctx is None else ctx.run(fn, *args, **kwargs)
+            outcome.result = fn(*args, **kwargs) if ctx is None else ctx.run(fn, *args, **kwargs)
         except BaseException as exc:
-            error = exc
+            outcome.error = exc
+            del exc
         del fn, args, kwargs, ctx
-        parked = False
-        if not work and future._done_callbacks is None:
-            # Nothing queued: park before the caller can see the outcome, so that a
-            # submit made right after it wakes this thread rather than starting another
-            # one. Not when done-callbacks will run here: work handed to this thread
-            # would wait for them (for ever, if one of them waits for that work).
-            lock.acquire()
-            try:
-                if not (work or pool.shutdown or pool.broken or _global_shutdown):
-                    pool.idle.append(gate)
-                    parked = True
-            finally:
-                lock.release()
+        if work or outcome.future._done_callbacks is not None:  # type: ignore[union-attr]
+            # More work, or done-callbacks that will run here: work handed to this
+            # thread would wait for them (for ever, if one of them waits for that work).
+            outcome.publish()
+            continue
+        lock.acquire()
         try:
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
-        except BaseException:
-            # The call set its own future, or a callback raised a BaseException: keep
-            # serving, since this thread may already have been handed more work.
-            LOGGER.critical("Exception in worker", exc_info=True)
-        del future, result, error
-        if parked:
-            gate.acquire()
+            listed = not (work or pool.stopping())
+            if listed:
+                # Listed as idle, then published, then asleep until a submit wakes it.
+                park(None, outcome.publish_unlocked, relock)
+        finally:
+            lock.release()
+        if not listed:
+            outcome.publish()
 
 
 def _initializer_failed(pool: _Pool) -> None:
@@ -198,7 +230,7 @@ def _after_fork_in_child() -> None:
     # have been held by a thread that no longer exists.
     for pool in list(_pools):
         pool.lock = _Lock()
-        pool.idle = []
+        pool.idle = WaiterList()
         pool.threads = set()
 
 
@@ -207,11 +239,32 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _check_positive_int(value: object, name: str) -> int:
+def _check_max_workers(value: object) -> int:
+    # A stdlib argument: the stdlib's ValueError message, which CPython's tests match.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+        raise TypeError(f"max_workers must be an integer or None, not {type(value).__name__}")
     if value <= 0:
-        raise ValueError(f"{name} must be greater than 0")
+        raise ValueError("max_workers must be greater than 0")
+    return value
+
+
+# treadle's own keywords, checked in the constructor as check_timeout checks a timeout:
+# the documented type, or a TypeError/ValueError whose message names the argument.
+
+
+def _check_max_pending(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"'max_pending' must be an integer or None, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError("'max_pending' must be a positive integer")
+    return value
+
+
+def _check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name!r} must be True or False, not {type(value).__name__}")
     return value
 
 
@@ -247,7 +300,7 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
         if max_workers is None:
             max_workers = default_max_workers()
         else:
-            max_workers = _check_positive_int(max_workers, "max_workers")
+            max_workers = _check_max_workers(max_workers)
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         if not isinstance(thread_name_prefix, str):
@@ -255,16 +308,16 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
                 f"thread_name_prefix must be a str, not {type(thread_name_prefix).__name__}"
             )
         initargs = tuple(initargs)
-        if max_pending is not None:
-            max_pending = _check_positive_int(max_pending, "max_pending")
-        submit_timeout = _base._check_timeout(submit_timeout)
+        propagate = _check_flag(propagate_context, "propagate_context")
+        max_pending = _check_max_pending(max_pending)
+        submit_timeout = check_timeout(submit_timeout, "submit_timeout", negative=False)
         if submit_timeout is not None and max_pending is None:
-            raise ValueError("submit_timeout needs max_pending")
+            raise ValueError("'submit_timeout' needs 'max_pending' (a bound to wait for)")
         self._max_workers = max_workers
         self._thread_name_prefix = thread_name_prefix or f"ThreadPoolExecutor-{self._counter()}"
         self._initializer = initializer  # type: ignore[assignment,unused-ignore]  # typeshed differs by version
         self._initargs = initargs
-        self._propagate_context = bool(propagate_context)
+        self._propagate_context = propagate
         self._submit_timeout = submit_timeout
         pool = self._pool = _Pool(max_workers, max_pending)
         self._pool_ref = weakref.ref(self, lambda _: pool.abandon())
@@ -321,10 +374,7 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
                     raise RuntimeError("cannot schedule new futures after shutdown")
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             pool.work.append((future, fn, args, kwargs, ctx))
-            idle = pool.idle
-            if idle:
-                idle.pop().release()
-            elif len(pool.threads) < pool.max_workers:
+            if not pool.idle.wake() and len(pool.threads) < pool.max_workers:
                 self._start_worker()
         finally:
             lock.release()
@@ -353,6 +403,3 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
             for thread in threads:
                 if thread is not current:
                     thread.join()
-
-    def __enter__(self) -> ThreadPoolExecutor:
-        return self

@@ -24,7 +24,3 @@ class InterpreterPoolExecutor(Executor):
         """Raise ImportError naming the ``[interpreters]`` extra."""
         raise missing("InterpreterPoolExecutor", "interpreters", "treadle-interpreters")
 
-
-for _obj in (BrokenInterpreterPool, InterpreterPoolExecutor):
-    _obj.__module__ = "treadle.futures.interpreter"
-del _obj

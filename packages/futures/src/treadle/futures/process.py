@@ -35,7 +35,3 @@ class ProcessPoolExecutor(Executor):
 def _check_system_limits() -> NoReturn:
     raise NotImplementedError(str(missing("ProcessPoolExecutor", "process", _DIST)))
 
-
-for _obj in (BrokenProcessPool, ProcessPoolExecutor):
-    _obj.__module__ = "treadle.futures.process"
-del _obj
