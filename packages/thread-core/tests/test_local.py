@@ -14,23 +14,15 @@ import pytest
 
 from treadle import thread_core
 
-WAIT = 30.0
-
-
-def _in_thread(fn: Callable[[], Any]) -> Any:
-    out: list[Any] = []
-    t = threading.Thread(target=lambda: out.append(fn()))
-    t.start()
-    t.join(WAIT)
-    assert not t.is_alive()
-    return out[0]
+# The conftest fixture: runs a function in a new thread and returns its result.
+InThread = Callable[[Callable[[], Any]], Any]
 
 
 class _Box:
     pass
 
 
-def test_each_thread_sees_its_own_attributes() -> None:
+def test_each_thread_sees_its_own_attributes(in_thread: InThread) -> None:
     data = thread_core.local()
     data.x = 1
 
@@ -39,12 +31,12 @@ def test_each_thread_sees_its_own_attributes() -> None:
         data.x = 2
         return missing, data.x
 
-    assert _in_thread(other) == (True, 2)
+    assert in_thread(other) == (True, 2)
     assert data.x == 1
     assert data.__dict__ == {"x": 1}
 
 
-def test_subclass_init_runs_once_per_thread_with_arguments() -> None:
+def test_subclass_init_runs_once_per_thread_with_arguments(in_thread: InThread) -> None:
     calls: list[tuple[int, Any]] = []
 
     class Counter(thread_core.local):
@@ -59,7 +51,7 @@ def test_subclass_init_runs_once_per_thread_with_arguments() -> None:
 
     c = Counter(10, step=5)
     assert c.bump() == 15
-    assert _in_thread(c.bump) == 15
+    assert in_thread(c.bump) == 15
     assert c.value == 15
     assert len(calls) == 2
     assert calls[0][0] != calls[1][0]
@@ -70,7 +62,7 @@ def test_arguments_without_init_are_refused() -> None:
         thread_core.local(1)  # type: ignore[call-arg]
 
 
-def test_descriptors_and_class_attributes() -> None:
+def test_descriptors_and_class_attributes(in_thread: InThread) -> None:
     class Sub(thread_core.local):
         default = "class"
 
@@ -82,7 +74,7 @@ def test_descriptors_and_class_attributes() -> None:
     assert s.default == "class"
     s.default = "mine"
     assert s.shout == "MINE"
-    assert _in_thread(lambda: s.shout) == "CLASS"
+    assert in_thread(lambda: s.shout) == "CLASS"
     with pytest.raises(AttributeError):
         s.shout = "x"  # type: ignore[misc]
     del s.default
@@ -99,7 +91,7 @@ def test_dict_is_read_only() -> None:
         data.__dict__ = {}
 
 
-def test_values_die_with_their_thread() -> None:
+def test_values_die_with_their_thread(in_thread: InThread) -> None:
     data = thread_core.local()
     stored: list[weakref.ref[_Box]] = []
 
@@ -108,7 +100,7 @@ def test_values_die_with_their_thread() -> None:
         data.box = box
         stored.append(weakref.ref(box))
 
-    _in_thread(store)
+    in_thread(store)
     # The thread was joined: its state is gone, and with it its dictionary.
     gc.collect()
     assert stored[0]() is None
@@ -135,14 +127,14 @@ def test_underscore_local_alias() -> None:
     assert thread_core._local is thread_core.local
 
 
-def test_slots_are_shared_by_all_threads() -> None:
+def test_slots_are_shared_by_all_threads(in_thread: InThread) -> None:
     class Slotted(thread_core.local):
         __slots__ = ("shared",)
 
     s = Slotted()
     s.shared = "everyone"
     s.mine = "main"
-    assert _in_thread(lambda: (s.shared, hasattr(s, "mine"))) == ("everyone", False)
+    assert in_thread(lambda: (s.shared, hasattr(s, "mine"))) == ("everyone", False)
     assert s.__dict__ == {"mine": "main"}
 
 

@@ -15,16 +15,8 @@ import pytest
 
 from treadle import thread_core
 
-WAIT = 30.0
-
-
-def _in_thread(fn: Callable[[], Any]) -> Any:
-    out: list[Any] = []
-    t = threading.Thread(target=lambda: out.append(fn()))
-    t.start()
-    t.join(WAIT)
-    assert not t.is_alive()
-    return out[0]
+# The conftest fixture: runs a function in a new thread and returns its result.
+InThread = Callable[[Callable[[], Any]], Any]
 
 
 def test_constants_and_aliases() -> None:
@@ -44,7 +36,7 @@ def test_exit_raises_system_exit() -> None:
         thread_core.exit()
 
 
-def _name_in_thread(name: Any) -> Any:
+def _name_in_thread(in_thread: InThread, name: Any) -> Any:
     def job() -> Any:
         try:
             thread_core.set_name(name)
@@ -52,25 +44,25 @@ def _name_in_thread(name: Any) -> Any:
             return type(exc)
         return thread_core._get_name()
 
-    return _in_thread(job)
+    return in_thread(job)
 
 
-def test_set_name_truncates_to_platform_limit() -> None:
+def test_set_name_truncates_to_platform_limit(in_thread: InThread) -> None:
     assert thread_core._NAME_MAXLEN == 15
-    assert _name_in_thread("abcdefghijklmnopqrstuvwxyz") == "abcdefghijklmno"
-    assert _name_in_thread("short") == "short"
+    assert _name_in_thread(in_thread, "abcdefghijklmnopqrstuvwxyz") == "abcdefghijklmno"
+    assert _name_in_thread(in_thread, "short") == "short"
 
 
-def test_set_name_replaces_what_cannot_be_encoded() -> None:
-    assert _name_in_thread("\udcffabc") == "?abc"
+def test_set_name_replaces_what_cannot_be_encoded(in_thread: InThread) -> None:
+    assert _name_in_thread(in_thread, "\udcffabc") == "?abc"
 
 
-def test_set_name_bad_input() -> None:
-    assert _name_in_thread(b"bytes") is TypeError
-    assert _name_in_thread("a\0b") == "a"
+def test_set_name_bad_input(in_thread: InThread) -> None:
+    assert _name_in_thread(in_thread, b"bytes") is TypeError
+    assert _name_in_thread(in_thread, "a\0b") == "a"
 
 
-def test_stack_size() -> None:
+def test_stack_size(in_thread: InThread) -> None:
     assert thread_core.stack_size() == 0
     with pytest.raises(ValueError, match="size must be at least"):
         thread_core.stack_size(123)
@@ -82,14 +74,14 @@ def test_stack_size() -> None:
         thread_core.stack_size(1.5)  # type: ignore[arg-type]
     assert thread_core.stack_size(0x100000) == 0
     try:
-        assert _in_thread(lambda: 42) == 42
+        assert in_thread(lambda: 42) == 42
     finally:
         # Without an argument: the current size, set back to the default.
         assert thread_core.stack_size() == 0x100000
         assert thread_core.stack_size() == 0
 
 
-def test_interrupt_main_runs_the_handler() -> None:
+def test_interrupt_main_runs_the_handler(in_thread: InThread) -> None:
     hits: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -97,7 +89,7 @@ def test_interrupt_main_runs_the_handler() -> None:
 
     previous = signal.signal(signal.SIGUSR1, handler)
     try:
-        _in_thread(lambda: thread_core.interrupt_main(signal.SIGUSR1))
+        in_thread(lambda: thread_core.interrupt_main(signal.SIGUSR1))
         # The handler runs in the main thread at its next bytecode boundary.
         for _ in range(100_000):
             if hits:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from treadle import thread_core
 from treadle.thread_core import runtime
+
+# The conftest fixture: forks, runs a function in the child, returns its bytes.
+ForkAnswer = Callable[[Callable[[], bytes]], bytes]
 
 WAIT = 30.0
 
@@ -79,25 +82,10 @@ def test_bad_callbacks() -> None:
         runtime.after_fork_in_child(None)  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_after_fork_callback_runs_in_child_only() -> None:
+def test_after_fork_callback_runs_in_child_only(fork_answer: ForkAnswer) -> None:
     ran: list[int] = []
     runtime.after_fork_in_child(lambda: ran.append(os.getpid()))
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.write(write_fd, b"yes" if ran == [os.getpid()] else b"no")
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    try:
-        assert os.read(read_fd, 8) == b"yes"
-    finally:
-        os.close(read_fd)
-        os.waitpid(pid, 0)
+    assert fork_answer(lambda: b"yes" if ran == [os.getpid()] else b"no") == b"yes"
     assert ran == []
 
 

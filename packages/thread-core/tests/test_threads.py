@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
-import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +15,9 @@ from treadle import thread_core
 
 # The pytest-treadle fixture: runs a snippet in a new interpreter.
 Snippet = Callable[[str], "subprocess.CompletedProcess[str]"]
+
+# The conftest fixture: forks, runs a function in the child, returns its bytes.
+ForkAnswer = Callable[[Callable[[], bytes]], bytes]
 
 WAIT = 30.0  # a deadlock guard for Event.wait, far above any real wait
 
@@ -263,27 +264,17 @@ def test_daemon_thread_not_waited_for(python_snippet: Snippet) -> None:
     assert proc.stdout.strip() == "main done"
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_handles_of_vanished_threads_are_done_in_forked_child() -> None:
+def test_handles_of_vanished_threads_are_done_in_forked_child(fork_answer: ForkAnswer) -> None:
     gate = thread_core.allocate_lock()
     gate.acquire()
     handle = thread_core.start_joinable_thread(gate.acquire)
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        # 3.12+ warns that forking a process with threads may deadlock the child.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        try:
-            handle.join(WAIT)
-            os.write(write_fd, b"done" if handle.is_done() else b"alive")
-        finally:
-            os._exit(0)
-    os.close(write_fd)
+
+    def child() -> bytes:
+        handle.join(WAIT)
+        return b"done" if handle.is_done() else b"alive"
+
     try:
-        assert os.read(read_fd, 16) == b"done"
+        assert fork_answer(child) == b"done"
     finally:
-        os.close(read_fd)
-        os.waitpid(pid, 0)
         gate.release()
         handle.join()
