@@ -58,7 +58,7 @@ def test_tee_callable_binary_gets_chunks() -> None:
 def test_tee_callable_text_gets_lines() -> None:
     lines: list[tuple[str, str]] = []
     code = "import sys\nfor i in range(3): print('line', i, flush=True)\nsys.stdout.write('tail')"
-    r = subprocess.run([PY, "-c", code], tee=lambda name, line: lines.append((name, line)), text=True)
+    r = subprocess.run([PY, "-c", code], tee=lambda n, line: lines.append((n, line)), text=True)
     assert lines == [("stdout", f"line {i}\n") for i in range(3)] + [("stdout", "tail")]
     assert r.stdout == "line 0\nline 1\nline 2\ntail"
 
@@ -119,9 +119,7 @@ def test_tee_and_kill_tree_take_only_their_documented_types(bad: object, functio
 
 
 @pytest.mark.parametrize("function", [subprocess.call, subprocess.check_call])
-def test_call_and_check_call_tee_like_run(
-    function: Any, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_call_and_check_call_tee_like_run(function: Any, capfd: pytest.CaptureFixture[str]) -> None:
     seen: list[tuple[str, bytes]] = []
     assert function([PY, "-c", TWO_STREAMS], tee=lambda n, d: seen.append((n, d))) == 0
     assert b"".join(d for n, d in seen if n == "stdout") == b"out1\nout2 end\n"
@@ -164,7 +162,7 @@ def test_tee_with_timeout_keeps_partial_output() -> None:
 
 
 def test_tee_inside_running_asyncio_loop() -> None:
-    async def main() -> subprocess.CompletedProcess:
+    async def main() -> subprocess.CompletedProcess[bytes]:
         seen: list[tuple[str, bytes]] = []
         r = subprocess.run(["echo", "async"], tee=lambda n, d: seen.append((n, d)))
         assert seen == [("stdout", b"async\n")]

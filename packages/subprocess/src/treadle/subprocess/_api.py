@@ -10,15 +10,20 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import GenericAlias
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from . import _checks
 from ._communicate import captured
 from ._errors import CalledProcessError, TimeoutExpired
 from ._fds import PIPE, STDOUT
 from ._popen import Popen
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._types import CMD, CallKeywords, InputBytes, RunKeywords, TeeArg
 
 __all__ = [
     "CompletedProcess",
@@ -36,7 +41,7 @@ _PACKAGE = __name__.rpartition(".")[0]
 
 
 def _popen_class() -> type[Popen[Any]]:
-    """The package's Popen, looked up at call time.
+    """Return the package's Popen, looked up at call time.
 
     Patching treadle.subprocess.Popen (as tests do with subprocess.Popen) then reaches
     run(), call(), check_call() and check_output().
@@ -73,7 +78,8 @@ class CompletedProcess(Generic[_T]):
 
     def __repr__(self) -> str:
         shown = [f"args={self.args!r}", f"returncode={self.returncode!r}"]
-        shown += [f"{n}={v!r}" for n, v in (("stdout", self.stdout), ("stderr", self.stderr)) if v is not None]
+        captured = (("stdout", self.stdout), ("stderr", self.stderr))
+        shown += [f"{name}={value!r}" for name, value in captured if value is not None]
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def check_returncode(self) -> None:
@@ -128,14 +134,86 @@ def _talk(process: Popen[Any], input: Any, timeout: Any, kill_tree: bool) -> tup
         raise
 
 
+@overload  # text=True
+def run(
+    args: CMD,
+    *,
+    text: Literal[True],
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[RunKeywords],
+) -> CompletedProcess[str]: ...
+@overload  # encoding given
+def run(
+    args: CMD,
+    *,
+    encoding: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    errors: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[RunKeywords],
+) -> CompletedProcess[str]: ...
+@overload  # errors given
+def run(
+    args: CMD,
+    *,
+    errors: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[RunKeywords],
+) -> CompletedProcess[str]: ...
+@overload  # universal_newlines=True
+def run(
+    args: CMD,
+    *,
+    universal_newlines: Literal[True],
+    text: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[RunKeywords],
+) -> CompletedProcess[str]: ...
+@overload  # binary
+def run(
+    args: CMD,
+    *,
+    text: Literal[False] | None = None,
+    universal_newlines: Literal[False] | None = None,
+    encoding: None = None,
+    errors: None = None,
+    input: InputBytes | None = None,
+    tee: TeeArg[bytes] = False,
+    **kwargs: Unpack[RunKeywords],
+) -> CompletedProcess[bytes]: ...
+@overload  # either, unknown until run time
+def run(
+    args: CMD,
+    *,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    input: str | InputBytes | None = None,
+    tee: TeeArg[Any] = False,
+    **kwargs: Unpack[RunKeywords],
+) -> CompletedProcess[Any]: ...
 def run(
     *popenargs: Any,
     input: Any = None,
     capture_output: bool = False,
-    timeout: float | None = None,
+    timeout: Any = None,
     check: bool = False,
-    tee: bool | Callable[[str, Any], object] = False,
-    kill_tree: bool = False,
+    tee: Any = False,
+    kill_tree: Any = False,
     **kwargs: Any,
 ) -> CompletedProcess[Any]:
     """Run a command, wait for it to finish, return a CompletedProcess.
@@ -179,7 +257,73 @@ def run(
     return CompletedProcess(process.args, code, stdout, stderr)
 
 
-def call(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> int:
+@overload  # text=True
+def call(
+    args: CMD,
+    *,
+    text: Literal[True],
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # encoding given
+def call(
+    args: CMD,
+    *,
+    encoding: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    errors: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # errors given
+def call(
+    args: CMD,
+    *,
+    errors: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # universal_newlines=True
+def call(
+    args: CMD,
+    *,
+    universal_newlines: Literal[True],
+    text: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # binary
+def call(
+    args: CMD,
+    *,
+    text: Literal[False] | None = None,
+    universal_newlines: Literal[False] | None = None,
+    encoding: None = None,
+    errors: None = None,
+    tee: TeeArg[bytes] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # either, unknown until run time
+def call(
+    args: CMD,
+    *,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    tee: TeeArg[Any] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+def call(*popenargs: Any, timeout: Any = None, **kwargs: Any) -> int:
     """Run a command, wait for it, return its exit code (Popen's arguments).
 
     The child's pipes, if any, are read while it runs, so none can fill up; ``tee=``
@@ -191,6 +335,72 @@ def call(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> int:
     return run(*popenargs, timeout=timeout, **kwargs).returncode
 
 
+@overload  # text=True
+def check_call(
+    args: CMD,
+    *,
+    text: Literal[True],
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # encoding given
+def check_call(
+    args: CMD,
+    *,
+    encoding: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    errors: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # errors given
+def check_call(
+    args: CMD,
+    *,
+    errors: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # universal_newlines=True
+def check_call(
+    args: CMD,
+    *,
+    universal_newlines: Literal[True],
+    text: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # binary
+def check_call(
+    args: CMD,
+    *,
+    text: Literal[False] | None = None,
+    universal_newlines: Literal[False] | None = None,
+    encoding: None = None,
+    errors: None = None,
+    tee: TeeArg[bytes] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
+@overload  # either, unknown until run time
+def check_call(
+    args: CMD,
+    *,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    tee: TeeArg[Any] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> int: ...
 def check_call(*popenargs: Any, **kwargs: Any) -> int:
     """Like call(), but raise CalledProcessError when the exit code is non-zero."""
     code = call(*popenargs, **kwargs)
@@ -201,14 +411,87 @@ def check_call(*popenargs: Any, **kwargs: Any) -> int:
     return 0
 
 
-def check_output(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+@overload  # text=True
+def check_output(
+    args: CMD,
+    *,
+    text: Literal[True],
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> str: ...
+@overload  # encoding given
+def check_output(
+    args: CMD,
+    *,
+    encoding: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    errors: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> str: ...
+@overload  # errors given
+def check_output(
+    args: CMD,
+    *,
+    errors: str,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> str: ...
+@overload  # universal_newlines=True
+def check_output(
+    args: CMD,
+    *,
+    universal_newlines: Literal[True],
+    text: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    input: str | None = None,
+    tee: TeeArg[str] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> str: ...
+@overload  # binary
+def check_output(
+    args: CMD,
+    *,
+    text: Literal[False] | None = None,
+    universal_newlines: Literal[False] | None = None,
+    encoding: None = None,
+    errors: None = None,
+    input: InputBytes | None = None,
+    tee: TeeArg[bytes] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> bytes: ...
+@overload  # either, unknown until run time
+def check_output(
+    args: CMD,
+    *,
+    text: bool | None = None,
+    universal_newlines: bool | None = None,
+    encoding: str | None = None,
+    errors: str | None = None,
+    input: str | InputBytes | None = None,
+    tee: TeeArg[Any] = False,
+    **kwargs: Unpack[CallKeywords],
+) -> Any: ...
+def check_output(*popenargs: Any, timeout: Any = None, **kwargs: Any) -> Any:
     """Run a command and return its standard output; non-zero exit raises CalledProcessError."""
     for overridden in ("stdout", "check"):
         if overridden in kwargs:
             raise ValueError(f"{overridden} argument not allowed, it will be overridden.")
     if "input" in kwargs and kwargs["input"] is None:
         # Here input=None means "empty stdin", not "the parent's".
-        wants_text = any(kwargs.get(k) for k in ("text", "universal_newlines", "encoding", "errors"))
+        modes = ("text", "universal_newlines", "encoding", "errors")
+        wants_text = any(kwargs.get(mode) for mode in modes)
         kwargs["input"] = "" if wants_text else b""
     return run(*popenargs, stdout=PIPE, timeout=timeout, check=True, **kwargs).stdout
 

@@ -38,9 +38,12 @@ def timeout_seconds(timeout: object) -> float | None:
     return check_timeout(timeout)
 
 
-def text_requested(text: object, universal_newlines: object, encoding: object, errors: object) -> bool:
+def text_requested(
+    text: object, universal_newlines: object, encoding: object, errors: object
+) -> bool:
     """Whether these Popen arguments ask for text-mode pipes (any one of them does)."""
-    if text is not None and universal_newlines is not None and bool(text) != bool(universal_newlines):
+    both = text is not None and universal_newlines is not None
+    if both and bool(text) != bool(universal_newlines):
         raise SubprocessError(
             "Cannot disambiguate when both text and universal_newlines are "
             "supplied but different. Pass one or the other."
@@ -67,7 +70,7 @@ def check_bufsize(bufsize: object, text_mode: bool) -> tuple[int, bool]:
 
 
 def check_pipesize(pipesize: object) -> int:
-    """The pipe capacity to ask for (-1: the system's default)."""
+    """Return the pipe capacity to ask for (-1: the system's default)."""
     if pipesize is None:
         return -1
     if not isinstance(pipesize, int):
@@ -84,7 +87,7 @@ def refuse_windows_only(startupinfo: object, creationflags: object) -> None:
 
 
 def check_flag(value: object, name: str) -> bool:
-    """A treadle on/off keyword: a bool, or a TypeError naming it."""
+    """Check a treadle on/off keyword: a bool, or a TypeError naming it."""
     if value is True or value is False:
         return value
     raise TypeError(f"{name!r} must be True or False, not {type(value).__name__}")
@@ -93,5 +96,5 @@ def check_flag(value: object, name: str) -> bool:
 def check_tee(tee: object) -> bool | Callable[[str, Any], object]:
     """``tee``: True, False, or a callable taking (stream name, data)."""
     if tee is True or tee is False or callable(tee):
-        return tee  # type: ignore[return-value]
+        return tee
     raise TypeError(f"'tee' must be True, False or a callable, not {type(tee).__name__}")

@@ -38,7 +38,7 @@ _PACKAGE = __name__.rpartition(".")[0]
 def _selector() -> selectors.BaseSelector:
     # The package's _PopenSelector, looked up now: tests swap it as on the stdlib module.
     cls = getattr(sys.modules.get(_PACKAGE), "_PopenSelector", DefaultSelector)
-    return cls()  # type: ignore[no-any-return]
+    return cls()
 
 
 def feed_and_close(stream: IO[Any], data: Any) -> None:
@@ -73,7 +73,7 @@ def read_to_eof(stream: IO[Any], pipesize: int) -> Any:
 
 
 def _flat_bytes(data: Any) -> memoryview:
-    """*data* viewed as flat bytes, so that offsets count bytes whatever the item size."""
+    """View *data* as flat bytes, so that offsets count bytes whatever the item size."""
     view = memoryview(data)
     if view.ndim != 1 or view.format != "B":
         view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
@@ -85,7 +85,7 @@ class Exchange:
 
     __slots__ = ("offset", "proc", "read", "read_size", "tee", "unsent")
 
-    def __init__(self, proc: Popen, input: Any, tee: Tee | None) -> None:
+    def __init__(self, proc: Popen[Any], input: Any, tee: Tee | None) -> None:
         self.proc = proc
         self.tee = tee
         self.read: dict[str, list[bytes]] = {}
@@ -158,12 +158,12 @@ class Exchange:
         return False
 
     def so_far(self, name: str) -> bytes | None:
-        """The bytes read from stream *name* so far; None if it is not a pipe."""
+        """Return the bytes read from stream *name* so far; None if it is not a pipe."""
         chunks = self.read.get(name)
         return None if chunks is None else b"".join(chunks)
 
     def expired(self, reported: object) -> TimeoutExpired:
-        """The TimeoutExpired for a deadline that passed, with the output so far."""
+        """Return the TimeoutExpired for a deadline that passed, with the output so far."""
         return TimeoutExpired(
             self.proc.args,
             reported,  # type: ignore[arg-type]
@@ -187,8 +187,8 @@ def _as_text(data: bytes | None, encoding: str, errors: str | None) -> str | Non
     return data.decode(encoding, errors or "strict").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def captured(proc: Popen) -> tuple[bytes | None, bytes | None]:
-    """The bytes communicate() has read from *proc*'s stdout and stderr so far."""
+def captured(proc: Popen[Any]) -> tuple[bytes | None, bytes | None]:
+    """Return the bytes communicate() has read from *proc*'s stdout and stderr so far."""
     exchange = proc._exchange
     if exchange is None:
         return None, None

@@ -41,7 +41,7 @@ def _uid_of(name: str) -> int:
 
 
 def user_id(user: Any) -> int:
-    """The uid Popen's *user* stands for."""
+    """Return the uid Popen's *user* stands for."""
     return _numeric_id(
         user,
         "User",
@@ -52,7 +52,7 @@ def user_id(user: Any) -> int:
 
 
 def group_id(group: Any) -> int:
-    """The gid Popen's *group* stands for."""
+    """Return the gid Popen's *group* stands for."""
     return _numeric_id(
         group,
         "Group",
@@ -63,7 +63,7 @@ def group_id(group: Any) -> int:
 
 
 def extra_group_ids(groups: Iterable[Any]) -> list[int]:
-    """The gids Popen's *extra_groups* stand for, in order."""
+    """Return the gids Popen's *extra_groups* stand for, in order."""
     lookup = None if grp is None else _gid_of
     return [
         _numeric_id(

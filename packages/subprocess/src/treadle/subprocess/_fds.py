@@ -120,9 +120,8 @@ def _inherited_stdout() -> int:
     return stream.fileno() if stream is not None else 1
 
 
-def parent_stream(
+def parent_stream(  # noqa: PLR0917 - Popen calls it three times with one tuple
     fd: int,
-    *,
     writing: bool,
     bufsize: int,
     text_mode: bool,
@@ -130,7 +129,7 @@ def parent_stream(
     errors: str | None,
     line_buffering: bool = False,
 ) -> IO[Any] | None:
-    """The file object Popen offers for its end of a pipe (None where there is no pipe)."""
+    """Return the file object for Popen's end of a pipe (None where there is no pipe)."""
     if fd == -1:
         return None
     raw = open(fd, "wb" if writing else "rb", bufsize)  # noqa: SIM115 - Popen owns it

@@ -21,12 +21,12 @@ from typing import Any
 __all__ = [
     "CAN_FORK_EXEC",
     "CHILD_REPORTS_CHDIR",
-    "FinalizationError",
     "HAVE_PIDFD",
     "HAVE_POSIX_SPAWN_CLOSEFROM",
     "MSWINDOWS",
     "PIPE_BUF",
     "USE_POSIX_SPAWN",
+    "FinalizationError",
     "caller_frame",
     "default_encoding",
     "fork_exec",
@@ -209,7 +209,7 @@ FinalizationError: type[RuntimeError] = getattr(builtins, "PythonFinalizationErr
 
 
 def default_encoding() -> str:
-    """The encoding of text-mode pipes when none is given (the locale's, or UTF-8 mode's)."""
+    """Return the encoding of text pipes when none is given (the locale's, or UTF-8 mode's)."""
     if sys.flags.utf8_mode:
         return "utf-8"
     if VERSION >= (3, 11):
@@ -219,7 +219,7 @@ def default_encoding() -> str:
 
 
 def caller_frame(depth: int) -> types.FrameType | None:
-    """The frame *depth* calls above the caller of this function (None past the top)."""
+    """Return the frame *depth* calls above this function's caller (None past the top)."""
     try:
         return sys._getframe(depth + 1)
     except ValueError:
@@ -227,6 +227,6 @@ def caller_frame(depth: int) -> types.FrameType | None:
 
 
 def xoptions() -> dict[str, object]:
-    """The ``-X`` options this interpreter was started with."""
+    """Return the ``-X`` options this interpreter was started with."""
     found: dict[str, object] = getattr(sys, "_xoptions", {})
     return found

@@ -16,10 +16,12 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from types import GenericAlias
-from typing import IO, TYPE_CHECKING, Any, AnyStr, Generic
+from typing import IO, TYPE_CHECKING, Any, AnyStr, Generic, Literal, overload
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing_extensions import Self, Unpack
+
+    from ._types import CMD, PopenKeywords, TeeArg
 
 from treadle.threading import Lock
 
@@ -36,7 +38,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def text_encoding() -> str:
-    """The default encoding of text-mode pipes, warning under ``-X warn_default_encoding``.
+    """Return the default encoding of text pipes; warn under ``-X warn_default_encoding``.
 
     The EncodingWarning points at the first caller outside treadle.subprocess, as the
     stdlib's points at the caller of its function.
@@ -73,6 +75,78 @@ class Popen(Generic[AnyStr]):
     _exchange: Exchange | None = None
     _tee: Tee | None = None
 
+    @overload  # text=True
+    def __init__(
+        self: Popen[str],
+        args: CMD,
+        *,
+        text: Literal[True],
+        universal_newlines: bool | None = None,
+        encoding: str | None = None,
+        errors: str | None = None,
+        tee: TeeArg[str] = False,
+        **kwargs: Unpack[PopenKeywords],
+    ) -> None: ...
+    @overload  # encoding given
+    def __init__(
+        self: Popen[str],
+        args: CMD,
+        *,
+        encoding: str,
+        text: bool | None = None,
+        universal_newlines: bool | None = None,
+        errors: str | None = None,
+        tee: TeeArg[str] = False,
+        **kwargs: Unpack[PopenKeywords],
+    ) -> None: ...
+    @overload  # errors given
+    def __init__(
+        self: Popen[str],
+        args: CMD,
+        *,
+        errors: str,
+        text: bool | None = None,
+        universal_newlines: bool | None = None,
+        encoding: str | None = None,
+        tee: TeeArg[str] = False,
+        **kwargs: Unpack[PopenKeywords],
+    ) -> None: ...
+    @overload  # universal_newlines=True
+    def __init__(
+        self: Popen[str],
+        args: CMD,
+        *,
+        universal_newlines: Literal[True],
+        text: bool | None = None,
+        encoding: str | None = None,
+        errors: str | None = None,
+        tee: TeeArg[str] = False,
+        **kwargs: Unpack[PopenKeywords],
+    ) -> None: ...
+    @overload  # binary
+    def __init__(
+        self: Popen[bytes],
+        args: CMD,
+        *,
+        text: Literal[False] | None = None,
+        universal_newlines: Literal[False] | None = None,
+        encoding: None = None,
+        errors: None = None,
+        tee: TeeArg[bytes] = False,
+        **kwargs: Unpack[PopenKeywords],
+    ) -> None: ...
+    @overload  # either, unknown until run time
+    def __init__(
+        self: Popen[Any],
+        args: CMD,
+        *,
+        text: bool | None = None,
+        universal_newlines: bool | None = None,
+        encoding: str | None = None,
+        errors: str | None = None,
+        tee: TeeArg[Any] = False,
+        **kwargs: Unpack[PopenKeywords],
+    ) -> None: ...
     def __init__(  # noqa: PLR0917 - Popen's documented positional parameters
         self,
         args: Any,
@@ -102,7 +176,7 @@ class Popen(Generic[AnyStr]):
         umask: int = -1,
         pipesize: int = -1,
         process_group: int | None = None,
-        tee: bool | Callable[[str, Any], object] = False,
+        tee: Any = False,
     ) -> None:
         if _reap.forgotten:
             _reap.reap_forgotten()
@@ -160,17 +234,10 @@ class Popen(Generic[AnyStr]):
                 for fd in (ends.parent_stdin, ends.parent_stdout, ends.parent_stderr):
                     if fd != -1:
                         plumbing.hand_over(fd)
-                text_opts = {"text_mode": self.text_mode, "encoding": encoding, "errors": errors}
-                self.stdin = parent_stream(
-                    ends.parent_stdin, writing=True, bufsize=bufsize,
-                    line_buffering=line_buffering, **text_opts,
-                )  # fmt: skip
-                self.stdout = parent_stream(
-                    ends.parent_stdout, writing=False, bufsize=bufsize, **text_opts
-                )
-                self.stderr = parent_stream(
-                    ends.parent_stderr, writing=False, bufsize=bufsize, **text_opts
-                )
+                mode = (bufsize, self.text_mode, encoding, errors)
+                self.stdin = parent_stream(ends.parent_stdin, True, *mode, line_buffering)
+                self.stdout = parent_stream(ends.parent_stdout, False, *mode)
+                self.stderr = parent_stream(ends.parent_stderr, False, *mode)
             if tee is not False:
                 self._tee = Tee(tee, self.text_mode, self.encoding or "utf-8", errors)
             self._execute_child(args, executable, shell, spec, ends, plumbing)
@@ -200,7 +267,7 @@ class Popen(Generic[AnyStr]):
 
     # -- starting the child ---------------------------------------------------------------
 
-    def _execute_child(
+    def _execute_child(  # noqa: PLR0917 - tests override it with (*args, **kwargs)
         self,
         args: Any,
         executable: Any,
@@ -288,7 +355,9 @@ class Popen(Generic[AnyStr]):
 
     # -- communicate ----------------------------------------------------------------------
 
-    def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[Any, Any]:
+    def communicate(
+        self, input: AnyStr | None = None, timeout: float | None = None
+    ) -> tuple[AnyStr, AnyStr]:
         """Send *input* to stdin, read stdout and stderr to EOF, wait for the child.
 
         Returns ``(stdout_data, stderr_data)``. On TimeoutExpired the child keeps running,

@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import _native
 from ._errors import TimeoutExpired
@@ -21,22 +21,29 @@ from ._errors import TimeoutExpired
 if TYPE_CHECKING:
     from ._popen import Popen
 
-__all__ = ["blocking_reap", "forgotten", "reap_forgotten", "status_to_code", "timed_reap", "try_reap"]
+__all__ = [
+    "blocking_reap",
+    "forgotten",
+    "reap_forgotten",
+    "status_to_code",
+    "timed_reap",
+    "try_reap",
+]
 
 # Popen objects dropped while their child still ran; reap_forgotten() (which every new
 # Popen calls) collects them, as the stdlib does with subprocess._active.
-forgotten: list[Popen] = []
+forgotten: list[Popen[Any]] = []
 
 _FIRST_STEP = 0.001  # seconds; a poll that finds the child gone after this is the norm
 _STEP_CAP = 0.025  # how late a poll loop may notice an exit
 
 
 def status_to_code(status: int) -> int:
-    """A ``waitpid`` status as a returncode (negative: the signal that stopped or killed it)."""
+    """Return a ``waitpid`` status as a returncode (negative: the stopping signal)."""
     return -os.WSTOPSIG(status) if os.WIFSTOPPED(status) else os.waitstatus_to_exitcode(status)
 
 
-def _collect(proc: Popen, flags: int, lost: int | None) -> None:
+def _collect(proc: Popen[Any], flags: int, lost: int | None) -> None:
     """One ``waitpid`` for *proc*'s child (the caller holds its lock)."""
     try:
         pid, status = os.waitpid(proc.pid, flags)
@@ -50,8 +57,8 @@ def _collect(proc: Popen, flags: int, lost: int | None) -> None:
         proc.returncode = status_to_code(status)
 
 
-def try_reap(proc: Popen, lost: int = 0) -> int | None:
-    """The returncode if the child has exited, without blocking; None if not (yet)."""
+def try_reap(proc: Popen[Any], lost: int = 0) -> int | None:
+    """Return the returncode if the child has exited, without blocking; else None."""
     if proc.returncode is None and proc._child_created and proc._reap_lock.acquire(False):
         try:
             if proc.returncode is None:  # set by another thread before we got the lock?
@@ -61,7 +68,7 @@ def try_reap(proc: Popen, lost: int = 0) -> int | None:
     return proc.returncode
 
 
-def blocking_reap(proc: Popen) -> int:
+def blocking_reap(proc: Popen[Any]) -> int:
     """Wait as long as it takes for the child to exit; its returncode."""
     with proc._reap_lock:
         while proc.returncode is None:
@@ -91,7 +98,7 @@ class _Nap:
             self.pidfd = None
 
 
-def _look(proc: Popen, nap: _Nap) -> bool:
+def _look(proc: Popen[Any], nap: _Nap) -> bool:
     """One non-blocking look for the exit; False if another thread holds the lock."""
     if not proc._reap_lock.acquire(False):
         return False
@@ -105,7 +112,7 @@ def _look(proc: Popen, nap: _Nap) -> bool:
     return True
 
 
-def timed_reap(proc: Popen, seconds: float, reported: object) -> int:
+def timed_reap(proc: Popen[Any], seconds: float, reported: object) -> int:
     """Wait at most *seconds* for the child; TimeoutExpired (carrying *reported*) after."""
     deadline = time.monotonic() + seconds
     nap = _Nap()

@@ -64,7 +64,7 @@ _CANDIDATES_MAX = 64
 
 
 def _exec_candidates(program: bytes, env: Mapping[Any, Any] | None) -> tuple[bytes, ...]:
-    """The paths the child tries to exec: *program* if it names a directory, else PATH's."""
+    """Return the paths the child tries to exec: *program* if it has a directory, else PATH's."""
     if b"/" in program:
         return (program,)
     if env is not None:
@@ -189,7 +189,7 @@ def fork_exec_child(
                 finally:
                     os.close(low)
             env = None if spec.env is None else _env_block(spec.env)
-            keep = (report_w,)
+            keep: tuple[int, ...] = (report_w,)
             if spec.pass_fds:
                 keep = tuple(sorted({report_w, *map(int, spec.pass_fds)}))
             pid = _native.fork_exec(
@@ -237,7 +237,7 @@ def _read_report(fd: int) -> bytes:
 
 
 def report_to_exception(report: bytes, cwd: Any, program: Any) -> BaseException:
-    """The exception a child's ``Name:hex_errno:message`` report stands for."""
+    """Return the exception a child's ``Name:hex_errno:message`` report stands for."""
     bad = SubprocessError(f"Bad exception data from child: {report!r}")
     try:
         raw_name, raw_errno, raw_msg = report.split(b":", 2)
