@@ -105,10 +105,14 @@ class ThreadHandle:
         _remember(self)
 
     def _unclaim(self) -> None:
-        # The OS thread could not be started: the handle is as new again.
+        # The OS thread could not be started: the handle is as new again, and a joiner
+        # already waiting for the thread to begin is let go.
         _forget(self)
+        ready = self._ready
         self._ready = None
         self._state = _UNSTARTED
+        if ready is not None:
+            ready.release()
 
     def _run(self, bootstrap: Callable[[], object]) -> None:
         # The new thread's first act: learn its ident and hold its sentinel, then let
@@ -164,7 +168,7 @@ class ThreadHandle:
             return
         sentinel = self._sentinel
         if sentinel is None:
-            # Marked done in a forked child before the thread ever ran.
+            # The thread never ran: its start failed, or it vanished in a fork.
             return
         if deadline is not None:
             limit = deadline - monotonic()

@@ -89,12 +89,19 @@ def stack_size_minimum() -> int:
 
 
 # --------------------------------------------------------- the stdlib's threading
-# Its registry of live threads, its exit step and its dummy-thread class. The registry
-# lock is looked up at each use: the stdlib replaces it in a forked child.
+# Its registry of live threads, its exit step and its dummy-thread class. Each name is
+# looked up at each use, as the stdlib's own code does: it replaces the registry lock in
+# a forked child, and tools may wrap its exit step.
 
-stdlib_register_atexit: Callable[[Callable[[], object]], None]
-stdlib_register_atexit = threading._register_atexit  # type: ignore[attr-defined]
-stdlib_shutdown: Callable[[], None] = threading._shutdown  # type: ignore[attr-defined]
+
+def stdlib_register_atexit(callback: Callable[[], object]) -> None:
+    """Have the stdlib's exit step run *callback* (last registered, first run)."""
+    threading._register_atexit(callback)  # type: ignore[attr-defined]
+
+
+def stdlib_shutdown() -> None:
+    """Run the stdlib's exit step for threads."""
+    threading._shutdown()  # type: ignore[attr-defined]
 
 
 def stdlib_publish(ident: int, thread: threading.Thread) -> None:
