@@ -41,69 +41,83 @@ ExceptHookArgs = _std.ExceptHookArgs
 The stdlib's own excepthook accepts nothing else, so treadle hands hooks this type.
 """
 
-_trace_hook: Callable[..., Any] | None = None
-_profile_hook: Callable[..., Any] | None = None
+_Hook = Callable[..., Any]
+
+
+class _StartHook:
+    """One kind of hook threads started here install as they start: trace or profile."""
+
+    __slots__ = ("func", "install", "reach_running", "stdlibs")
+
+    def __init__(
+        self,
+        install: Callable[[_Hook | None], None],
+        stdlibs: Callable[[], _Hook | None],
+        reach_running: Callable[[_Hook | None], None],
+    ) -> None:
+        self.func: _Hook | None = None  # set through this module; else the stdlib's
+        self.install = install
+        self.stdlibs = stdlibs
+        self.reach_running = reach_running
+
+    def set_everywhere(self, func: _Hook | None) -> None:
+        self.func = func
+        self.reach_running(func)
+
+    def start(self) -> None:
+        func = self.func if self.func is not None else self.stdlibs()
+        if func is not None:
+            self.install(func)
+
+
+_trace = _StartHook(sys.settrace, _std.gettrace, _native.settrace_running_threads)
+_profile = _StartHook(sys.setprofile, _std.getprofile, _native.setprofile_running_threads)
 
 
 # ----------------------------------------------------------------------- trace / profile
 
 
-def settrace(func: Callable[..., Any] | None) -> None:
+def settrace(func: _Hook | None) -> None:
     """Set the trace function of every thread started from this module from now on.
 
     Until one is set here, threads started here take the stdlib's (``threading.settrace``).
     """
-    global _trace_hook
-    _trace_hook = func
+    _trace.func = func
 
 
-def settrace_all_threads(func: Callable[..., Any] | None) -> None:
+def settrace_all_threads(func: _Hook | None) -> None:
     """Set the trace function of threads started from now on and of every running thread.
 
     Before 3.12 the interpreter cannot reach other running threads: only the calling
     thread's function is set there.
     """
-    settrace(func)
-    _native.settrace_running_threads(func)
+    _trace.set_everywhere(func)
 
 
-def gettrace() -> Callable[..., Any] | None:
+def gettrace() -> _Hook | None:
     """Return the trace function given to :func:`settrace`, or None."""
-    return _trace_hook
+    return _trace.func
 
 
-def setprofile(func: Callable[..., Any] | None) -> None:
-    """Set the profile function of every thread started from this module from now on.
-
-    Until one is set here, threads started here take the stdlib's (``threading.setprofile``).
-    """
-    global _profile_hook
-    _profile_hook = func
+def setprofile(func: _Hook | None) -> None:
+    """Like :func:`settrace`, for the profile function (the stdlib's: ``setprofile``)."""
+    _profile.func = func
 
 
-def setprofile_all_threads(func: Callable[..., Any] | None) -> None:
-    """Set the profile function of threads started from now on and of every running thread.
-
-    Before 3.12 the interpreter cannot reach other running threads: only the calling
-    thread's function is set there.
-    """
-    setprofile(func)
-    _native.setprofile_running_threads(func)
+def setprofile_all_threads(func: _Hook | None) -> None:
+    """Like :func:`settrace_all_threads`, for the profile function."""
+    _profile.set_everywhere(func)
 
 
-def getprofile() -> Callable[..., Any] | None:
+def getprofile() -> _Hook | None:
     """Return the profile function given to :func:`setprofile`, or None."""
-    return _profile_hook
+    return _profile.func
 
 
 def start_hooks() -> None:
     """Install the trace and profile functions in the calling (newly started) thread."""
-    trace = _trace_hook if _trace_hook is not None else _std.gettrace()
-    if trace is not None:
-        sys.settrace(trace)
-    profile = _profile_hook if _profile_hook is not None else _std.getprofile()
-    if profile is not None:
-        sys.setprofile(profile)
+    _trace.start()
+    _profile.start()
 
 
 # ---------------------------------------------------------------------------- excepthook

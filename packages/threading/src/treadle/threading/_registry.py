@@ -119,13 +119,14 @@ def current_thread() -> Thread:
     return cast("Thread", theirs if owner is None else owner)
 
 
+def _renamed(old: str, new: str) -> None:
+    # Warn the caller of a deprecated alias (stacklevel: the alias, then its caller).
+    warnings.warn(f"{old}() is deprecated, use {new}() instead", DeprecationWarning, stacklevel=3)
+
+
 def currentThread() -> Thread:
     """Return :func:`current_thread` (deprecated alias)."""
-    warnings.warn(
-        "currentThread() is deprecated, use current_thread() instead",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    _renamed("currentThread", "current_thread")
     return current_thread()
 
 
@@ -147,11 +148,7 @@ def active_count() -> int:
 
 def activeCount() -> int:
     """Return :func:`active_count` (deprecated alias)."""
-    warnings.warn(
-        "activeCount() is deprecated, use active_count() instead",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    _renamed("activeCount", "active_count")
     return active_count()
 
 
