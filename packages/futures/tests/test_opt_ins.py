@@ -1,4 +1,4 @@
-"""Beyond the stdlib: propagate_context=True and max_pending=N."""
+"""Beyond the stdlib: propagate_context=True, max_pending=N, submit_timeout=seconds."""
 
 from __future__ import annotations
 
@@ -148,3 +148,56 @@ def test_max_pending_shutdown_releases_blocked_submitters() -> None:
 def test_max_pending_bounds_map_producer() -> None:
     with futures.ThreadPoolExecutor(2, max_pending=4) as ex:
         assert list(ex.map(abs, range(-50, 0))) == list(range(50, 0, -1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        # One rule for treadle's own keywords: the documented type, or an error naming
+        # the argument, raised by the constructor.
+        ({"propagate_context": "no"}, TypeError, "'propagate_context' must be True or False"),
+        ({"propagate_context": 1}, TypeError, "'propagate_context' must be .* not int"),
+        ({"propagate_context": None}, TypeError, "'propagate_context'"),
+        ({"max_pending": 0}, ValueError, "'max_pending' must be a positive integer"),
+        ({"max_pending": -3}, ValueError, "'max_pending' must be a positive integer"),
+        ({"max_pending": "x"}, TypeError, "'max_pending' must be an integer or None, not str"),
+        ({"max_pending": 2.0}, TypeError, "'max_pending' must be an integer or None, not float"),
+        ({"max_pending": True}, TypeError, "'max_pending' must be an integer or None, not bool"),
+        (
+            {"max_pending": 2, "submit_timeout": -1},
+            ValueError,
+            "'submit_timeout' must be a non-negative number",
+        ),
+        (
+            {"max_pending": 2, "submit_timeout": float("nan")},
+            ValueError,
+            "'submit_timeout' must not be NaN",
+        ),
+        (
+            {"max_pending": 2, "submit_timeout": "x"},
+            TypeError,
+            "'submit_timeout' must be a real number or None, not str",
+        ),
+        (
+            {"max_pending": 2, "submit_timeout": True},
+            TypeError,
+            "'submit_timeout' must be a real number or None, not bool",
+        ),
+        ({"submit_timeout": 1.0}, ValueError, "'submit_timeout' needs 'max_pending'"),
+    ],
+)
+def test_bad_opt_in_arguments(kwargs: dict[str, object], error: type, message: str) -> None:
+    before = std_threading.active_count()
+    with pytest.raises(error, match=message):
+        futures.ThreadPoolExecutor(1, **kwargs)  # type: ignore[arg-type]
+    assert std_threading.active_count() == before
+
+
+def test_good_opt_in_arguments() -> None:
+    # A number of seconds, zero included; the flag as a bool.
+    for timeout in (0, 0.5):
+        ex = futures.ThreadPoolExecutor(
+            1, propagate_context=False, max_pending=1, submit_timeout=timeout
+        )
+        assert ex.submit(pow, 2, 3).result() == 8
+        ex.shutdown()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pytest_treadle import check_public_surface
 
+from pytest_treadle import check_public_surface
 from treadle import futures
 from treadle.futures import interpreter, process, thread
 

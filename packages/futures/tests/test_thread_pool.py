@@ -52,10 +52,6 @@ def test_default_max_workers() -> None:
         ({"max_workers": 2.0}, TypeError, "max_workers"),
         ({"initializer": 5}, TypeError, "initializer must be a callable"),
         ({"thread_name_prefix": 3}, TypeError, "thread_name_prefix"),
-        ({"max_pending": 0}, ValueError, "max_pending"),
-        ({"max_pending": "x"}, TypeError, "max_pending"),
-        ({"submit_timeout": 1.0}, ValueError, "max_pending"),
-        ({"max_pending": 2, "submit_timeout": "x"}, TypeError, "timeout"),
         ({"bogus": 1}, TypeError, "bogus"),
     ],
 )

@@ -9,6 +9,8 @@ extras: importing this module never imports multiprocessing.
 
 from __future__ import annotations
 
+from treadle.thread_core import support as _support
+
 from ._base import (
     ALL_COMPLETED,
     FIRST_COMPLETED,
@@ -22,8 +24,6 @@ from ._base import (
     as_completed,
     wait,
 )
-from treadle.thread_core import support as _support
-
 from ._lazy import LAZY_NAMES as _LAZY_NAMES
 from ._lazy import lazy_attribute as _lazy_attribute
 from ._thread import ThreadPoolExecutor

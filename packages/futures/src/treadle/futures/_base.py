@@ -98,7 +98,7 @@ _monotonic = time.monotonic
 
 
 def _deadline(timeout: object) -> float | None:
-    """The monotonic time at which a wait of *timeout* seconds from now ends (None: never)."""
+    """Return when a wait of *timeout* seconds from now ends, in monotonic time (None: never)."""
     limit = _check_timeout(timeout, "timeout")
     return None if limit is None else _monotonic() + limit
 
@@ -483,7 +483,7 @@ if TYPE_CHECKING:
 
 else:  # a generic NamedTuple needs 3.11: subscripting is given by hand
 
-    class DoneAndNotDoneFutures(namedtuple("DoneAndNotDoneFutures", "done not_done")):  # noqa: PYI024
+    class DoneAndNotDoneFutures(namedtuple("DoneAndNotDoneFutures", "done not_done")):
         """What :func:`wait` returns: the sets ``done`` and ``not_done``."""
 
         __slots__ = ()
@@ -605,7 +605,9 @@ class _Feed:
 
     __slots__ = ("_calls", "_executor", "_fn")
 
-    def __init__(self, executor: Executor, fn: Callable[..., Any], calls: Iterator[tuple[Any, ...]]) -> None:
+    def __init__(
+        self, executor: Executor, fn: Callable[..., Any], calls: Iterator[tuple[Any, ...]]
+    ) -> None:
         self._executor = weakref.ref(executor)
         self._fn = fn
         self._calls = calls
@@ -640,8 +642,13 @@ def _take(window: deque[Future[Any]], deadline: float | None, feed: _Feed | None
     return value
 
 
-def _in_order(window: deque[Future[Any]], deadline: float | None, feed: _Feed | None) -> Iterator[Any]:
-    """The iterator ``map`` returns: results in input order; the rest cancelled when it stops."""
+def _in_order(
+    window: deque[Future[Any]], deadline: float | None, feed: _Feed | None
+) -> Iterator[Any]:
+    """Yield the results of *window* in input order; cancel the rest if stopped early.
+
+    This is the iterator ``map`` returns.
+    """
     try:
         while window:
             yield _take(window, deadline, feed)  # no local name: the caller may drop it

@@ -29,7 +29,7 @@ else:
     # its own class in it too, so this one derives from all three.
     import asyncio.exceptions
 
-    class TimeoutError(  # noqa: A001 - the name of the stdlib's class
+    class TimeoutError(
         _std_base.TimeoutError, asyncio.exceptions.TimeoutError, builtins.TimeoutError
     ):
         """The operation exceeded the given deadline.

@@ -182,9 +182,8 @@ def _worker(
             outcome.result = fn(*args, **kwargs) if ctx is None else ctx.run(fn, *args, **kwargs)
         except BaseException as exc:
             outcome.error = exc
-            del exc
         del fn, args, kwargs, ctx
-        if work or outcome.future._done_callbacks is not None:  # type: ignore[union-attr]
+        if work or outcome.future._done_callbacks is not None:
             # More work, or done-callbacks that will run here: work handed to this
             # thread would wait for them (for ever, if one of them waits for that work).
             outcome.publish()

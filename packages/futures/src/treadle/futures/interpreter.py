@@ -23,4 +23,3 @@ class InterpreterPoolExecutor(Executor):
     def __init__(self, *args: object, **kwargs: object) -> None:
         """Raise ImportError naming the ``[interpreters]`` extra."""
         raise missing("InterpreterPoolExecutor", "interpreters", "treadle-interpreters")
-

@@ -34,4 +34,3 @@ class ProcessPoolExecutor(Executor):
 
 def _check_system_limits() -> NoReturn:
     raise NotImplementedError(str(missing("ProcessPoolExecutor", "process", _DIST)))
-
