@@ -41,7 +41,8 @@ from pathlib import Path
 
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13", "3.14")
 ROOT = Path(__file__).resolve().parent.parent
-_DEBIAN_SUITES = ("sid", "experimental")
+# Experimental holds only what differs from unstable: it is tried on top of unstable.
+_DEBIAN_SUITES = (("sid",), ("sid", "experimental"))
 _KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
@@ -167,14 +168,16 @@ def _debian_mirror() -> str | None:
 
 
 class _Apt:
-    """apt-get and apt-cache on a private state holding one Debian suite (no root needed)."""
+    """apt-get and apt-cache on a private state holding Debian suites (no root needed)."""
 
-    def __init__(self, where: Path, mirror: str, suite: str) -> None:
+    def __init__(self, where: Path, mirror: str, suites: Sequence[str]) -> None:
         self.where = where
         for sub in ("lists/partial", "cache/archives/partial"):
             (where / sub).mkdir(parents=True, exist_ok=True)
         sources = where / "sources.list"
-        sources.write_text(f"deb [signed-by={_KEYRING}] {mirror} {suite} main\n")
+        sources.write_text(
+            "".join(f"deb [signed-by={_KEYRING}] {mirror} {suite} main\n" for suite in suites)
+        )
         self.options: list[str] = []
         for key, value in (
             ("Dir::Etc::SourceList", sources),
@@ -216,13 +219,13 @@ def install_from_debian(version: str) -> Path | None:
         return None
     where = home() / f"debian-{version}"
     prefix = where / "prefix"
-    for suite in _DEBIAN_SUITES:
-        apt = _Apt(where / "apt", mirror, suite)
-        _log(f"trying: python{version} from Debian {suite} ({mirror})")
+    for suites in _DEBIAN_SUITES:
+        apt = _Apt(where / "apt", mirror, suites)
+        _log(f"trying: python{version} from Debian {' + '.join(suites)} ({mirror})")
         if not apt.update():
             continue
         wanted = apt.closure([f"python{version}-minimal", f"libpython{version}-stdlib", "patchelf"])
-        if not wanted:
+        if f"python{version}-minimal" not in wanted:
             continue  # not in this suite
         shutil.rmtree(prefix, ignore_errors=True)
         debs = Path(tempfile.mkdtemp(dir=str(where)))
@@ -236,6 +239,7 @@ def install_from_debian(version: str) -> Path | None:
                 return _relocate(version, prefix)
         finally:
             shutil.rmtree(debs, ignore_errors=True)
+    shutil.rmtree(where, ignore_errors=True)
     return None
 
 
