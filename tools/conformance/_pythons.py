@@ -90,6 +90,9 @@ def probe(path: Path, version: str) -> Interpreter | None:
         if not base.is_file():
             return None
         executable = str(base)
+    # Some distributors ship a stub `test` package (regrtest and test.support only).
+    if not Path(info["test_dir"], "test_threading.py").is_file():
+        return None
     return Interpreter(version, info["full_version"], executable, info["test_dir"])
 
 
