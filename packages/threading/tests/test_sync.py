@@ -71,7 +71,7 @@ def test_py_rlock(impl: ModuleType) -> None:
         lock.release()
 
 
-@pytest.mark.stdlib_since((3, 12), "_recursion_count() is new in 3.12")
+@pytest.mark.stdlib_since((3, 11), "_recursion_count() is new in 3.11")
 def test_py_rlock_recursion_count(impl: ModuleType) -> None:
     lock = impl._PyRLock()
     with lock, lock:
