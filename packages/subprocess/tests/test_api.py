@@ -56,6 +56,10 @@ def test_run_argument_conflicts(impl: Any) -> None:
         impl.run(["true"], capture_output=True, stdout=impl.DEVNULL)
     with pytest.raises(ValueError, match="stdout argument not allowed"):
         impl.check_output(["true"], stdout=impl.PIPE)
+
+
+@pytest.mark.stdlib_since((3, 14), "check_output(check=...) is a TypeError from run() before")
+def test_check_output_refuses_check(impl: Any) -> None:
     with pytest.raises(ValueError, match="check argument not allowed"):
         impl.check_output(["true"], check=False)
 
@@ -88,6 +92,7 @@ def test_check_output_variants(impl: Any) -> None:
     assert impl.check_output(["cat"], input=b"data") == b"data"
 
 
+@pytest.mark.stdlib_since((3, 11), "getoutput()'s encoding and errors are new in 3.11")
 def test_getoutput_and_getstatusoutput(impl: Any) -> None:
     assert impl.getstatusoutput("echo one; echo two >&2; exit 5") == (5, "one\ntwo")
     assert impl.getoutput("printf '\\351'", encoding="latin-1") == "\xe9"

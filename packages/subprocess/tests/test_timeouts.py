@@ -61,10 +61,20 @@ def test_zero_and_negative_timeouts_do_not_wait(impl: Any, running: Any) -> None
 def test_communicate_timeout_reports_the_callers_value(impl: Any) -> None:
     with impl.Popen(WAITS_FOR_STDIN, stdin=impl.PIPE, stdout=impl.PIPE) as p:
         with pytest.raises(impl.TimeoutExpired) as info:
-            p.communicate(b"partial input", timeout=0)
+            p.communicate(timeout=0)  # closes stdin (no input): the child then exits
         assert info.value.timeout == 0
-        out, err = p.communicate()  # resumes: the input goes out, stdin closes
-    assert (out, err, p.returncode) == (b"", None, 0)
+        assert p.communicate() == (b"", None)
+
+
+def test_communicate_resumed_after_a_timeout_sends_the_saved_input() -> None:
+    # The stdlib before 3.14 (gh-141473) never writes input saved by a call that timed
+    # out, so the child below would wait for it for ever: treadle only.
+    echo = [PY, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"]
+    with subprocess.Popen(echo, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as p:
+        with pytest.raises(subprocess.TimeoutExpired):
+            p.communicate(b"partial input", timeout=0)
+        out, err = p.communicate()
+    assert (out, err, p.returncode) == (b"partial input", None, 0)
 
 
 @pytest.mark.stdlib_differs("the stdlib takes NaN as a timeout that never expires")

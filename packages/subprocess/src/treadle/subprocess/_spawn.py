@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 try:
     import fcntl
@@ -90,41 +90,21 @@ def _env_block(env: Mapping[Any, Any]) -> list[bytes]:
     return block
 
 
-class ChildSpec:
+class ChildSpec(NamedTuple):
     """Everything about the child other than its argv, program and descriptors."""
 
-    __slots__ = (
-        "close_fds", "cwd", "env", "extra_groups", "gid", "pass_fds", "preexec_fn",
-        "process_group", "restore_signals", "start_new_session", "uid", "umask",
-    )  # fmt: skip
-
-    def __init__(  # noqa: PLR0917 - one slot each
-        self,
-        close_fds: bool,
-        pass_fds: tuple[int, ...],
-        cwd: Any,
-        env: Mapping[Any, Any] | None,
-        preexec_fn: Callable[[], object] | None,
-        restore_signals: bool,
-        start_new_session: bool,
-        process_group: int | None,
-        gid: int | None,
-        extra_groups: list[int] | None,
-        uid: int | None,
-        umask: int,
-    ) -> None:
-        self.close_fds = close_fds
-        self.pass_fds = pass_fds
-        self.cwd = cwd
-        self.env = env
-        self.preexec_fn = preexec_fn
-        self.restore_signals = restore_signals
-        self.start_new_session = start_new_session
-        self.process_group = process_group
-        self.gid = gid
-        self.extra_groups = extra_groups
-        self.uid = uid
-        self.umask = umask
+    close_fds: bool
+    pass_fds: tuple[int, ...]
+    cwd: Any
+    env: Mapping[Any, Any] | None
+    preexec_fn: Callable[[], object] | None
+    restore_signals: bool
+    start_new_session: bool
+    process_group: int | None
+    gid: int | None
+    extra_groups: list[int] | None
+    uid: int | None
+    umask: int
 
 
 def spawnable(spec: ChildSpec, program: Any, ends: Ends) -> bool:
