@@ -58,7 +58,7 @@ def test_run_argument_conflicts(impl: Any) -> None:
         impl.check_output(["true"], stdout=impl.PIPE)
 
 
-@pytest.mark.stdlib_since((3, 14), "check_output(check=...) is a TypeError from run() before")
+@pytest.mark.stdlib_since((3, 11), "check_output(check=...) is a TypeError from run() before")
 def test_check_output_refuses_check(impl: Any) -> None:
     with pytest.raises(ValueError, match="check argument not allowed"):
         impl.check_output(["true"], check=False)
