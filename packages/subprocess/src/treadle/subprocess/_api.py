@@ -229,7 +229,8 @@ def run(
       SIGTERM to the whole group, then SIGKILL after a grace period; the pipes are then
       drained with a deadline, so a grandchild holding them cannot hang the call.
     """
-    _checks.timeout_seconds(timeout)  # a bad timeout fails before anything starts
+    if timeout is not None:
+        _checks.timeout_seconds(timeout)  # a bad timeout fails before anything starts
     if kill_tree is not False:
         kill_tree = _checks.check_flag(kill_tree, "kill_tree")
     if input is not None:

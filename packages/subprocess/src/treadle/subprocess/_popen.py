@@ -308,8 +308,9 @@ class Popen(Generic[AnyStr]):
         Raises TimeoutExpired if *timeout* seconds pass first. On Linux the wait sleeps
         on a pidfd (no polling loop); elsewhere it polls with a growing delay.
         """
-        seconds = _checks.timeout_seconds(timeout)
-        deadline = None if seconds is None else time.monotonic() + seconds
+        deadline = None
+        if timeout is not None:
+            deadline = time.monotonic() + _checks.timeout_seconds(timeout)  # type: ignore[operator]
         try:
             return self._wait(timeout=timeout)
         except KeyboardInterrupt:
@@ -317,13 +318,13 @@ class Popen(Generic[AnyStr]):
             raise
 
     def _wait(self, timeout: float | None) -> int:
+        # *timeout* has passed the timeout rule (wait() or communicate() checked it).
         code = self.returncode
         if code is not None:
             return code
-        seconds = _checks.timeout_seconds(timeout)
-        if seconds is None:
+        if timeout is None:
             return _reap.blocking_reap(self)
-        return _reap.timed_reap(self, seconds, timeout)
+        return _reap.timed_reap(self, float(timeout), timeout)
 
     def _linger(self, deadline: float | None) -> None:
         """After Ctrl-C: give the child, which got the same SIGINT, a moment to exit.
@@ -365,7 +366,7 @@ class Popen(Generic[AnyStr]):
         """
         if self._exchange is not None and input:
             raise ValueError("Cannot send input after starting communication")
-        seconds = _checks.timeout_seconds(timeout)
+        seconds = None if timeout is None else _checks.timeout_seconds(timeout)
         if seconds is None and self._exchange is None and self._tee is None:
             pipes = [s for s in (self.stdin, self.stdout, self.stderr) if s is not None]
             if len(pipes) < 2:  # nothing to multiplex
