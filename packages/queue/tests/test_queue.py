@@ -1,20 +1,25 @@
-"""Queue, LifoQueue and PriorityQueue: the 3.14 behaviour, blocking, shutdown, hooks."""
+"""Queue, LifoQueue and PriorityQueue: the 3.14 behaviour, blocking, shutdown, hooks.
+
+Tests taking ``impl`` run on the stdlib's ``queue`` and on ``treadle.queue``; the others
+look at what only treadle has (its timeout rule, its wait lists).
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
-import queue as std_queue
 import threading
 import types
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from treadle import queue as tq
 
-ALL = [tq.Queue, tq.LifoQueue, tq.PriorityQueue]
+KINDS = ["Queue", "LifoQueue", "PriorityQueue"]
+SHUTDOWN = pytest.mark.stdlib_since((3, 13), "Queue.shutdown() and ShutDown are new in 3.13")
 
 
 def _run(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
@@ -32,61 +37,31 @@ def _run(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
     return t, out
 
 
-def _wait_parked(waiters: Any, n: int = 1) -> None:
-    """Wait (without sleeping) until *n* threads are parked in a queue's wait list."""
+def _wait_parked(cond: Any, n: int = 1) -> None:
+    """Wait (without sleeping) until *n* threads wait on one of a queue's conditions.
+
+    ``_waiters`` is the stdlib Condition's deque and treadle's WaiterList: both have a
+    length, and both hold a thread from before it drops the mutex.
+    """
     ev = threading.Event()
-    while len(waiters._waiters) < n:
+    while len(cond._waiters) < n:
         ev.wait(0.001)
 
 
-@pytest.fixture
-def q() -> tq.Queue[int]:
-    return tq.Queue()
-
-
-def test_public_names() -> None:
-    assert set(tq.__all__) == {
-        "Empty",
-        "Full",
-        "LifoQueue",
-        "PriorityQueue",
-        "Queue",
-        "ShutDown",
-        "SimpleQueue",
-    }
-    for name in tq.__all__:
-        assert getattr(tq, name).__module__ == "treadle.queue"
-    assert repr(tq.Queue).startswith("<class 'treadle.queue.Queue'")
-
-
-def test_exceptions_derive_from_stdlib() -> None:
-    assert issubclass(tq.Empty, std_queue.Empty)
-    assert issubclass(tq.Full, std_queue.Full)
-    assert issubclass(tq.ShutDown, Exception)
-    if hasattr(std_queue, "ShutDown"):
-        assert issubclass(tq.ShutDown, std_queue.ShutDown)
-    with pytest.raises(std_queue.Empty):
-        tq.Queue().get_nowait()
-    q = tq.Queue[int](1)
-    q.put(1)
-    with pytest.raises(std_queue.Full):
-        q.put_nowait(2)
-
-
-def test_generic_alias() -> None:
-    alias: object = tq.Queue[int]
-    assert isinstance(alias, types.GenericAlias)
-    assert alias.__origin__ is tq.Queue
-    assert getattr(tq.PriorityQueue[str], "__origin__", None) is tq.PriorityQueue
-    assert getattr(tq.SimpleQueue[int], "__origin__", None) is tq.SimpleQueue
+def test_generic_alias(impl: ModuleType) -> None:
+    for name in [*KINDS, "SimpleQueue"]:
+        cls = getattr(impl, name)
+        alias = cls[int]
+        assert isinstance(alias, types.GenericAlias)
+        assert alias.__origin__ is cls
 
 
 @pytest.mark.parametrize(
-    ("cls", "order"),
-    [(tq.Queue, [3, 1, 2]), (tq.LifoQueue, [2, 1, 3]), (tq.PriorityQueue, [1, 2, 3])],
+    ("kind", "order"),
+    [("Queue", [3, 1, 2]), ("LifoQueue", [2, 1, 3]), ("PriorityQueue", [1, 2, 3])],
 )
-def test_order(cls: type[tq.Queue[int]], order: list[int]) -> None:
-    q = cls()
+def test_order(impl: ModuleType, kind: str, order: list[int]) -> None:
+    q = getattr(impl, kind)()
     for item in (3, 1, 2):
         q.put(item)
     assert q.qsize() == 3
@@ -94,44 +69,45 @@ def test_order(cls: type[tq.Queue[int]], order: list[int]) -> None:
     assert q.empty()
 
 
-@pytest.mark.parametrize("cls", ALL)
-def test_bounded(cls: type[tq.Queue[int]]) -> None:
-    q = cls(2)
+@pytest.mark.parametrize("kind", KINDS)
+def test_bounded(impl: ModuleType, kind: str) -> None:
+    q = getattr(impl, kind)(2)
     assert q.maxsize == 2
     assert not q.full()
     q.put(1)
     q.put_nowait(2)
     assert q.full()
-    with pytest.raises(tq.Full):
+    with pytest.raises(impl.Full):
         q.put(3, block=False)
-    with pytest.raises(tq.Full):
+    with pytest.raises(impl.Full):
         q.put(3, timeout=0.001)
-    with pytest.raises(tq.Full):
+    with pytest.raises(impl.Full):
         q.put(3, timeout=0)
     assert q.qsize() == 2
     q.get()
     q.get()
-    with pytest.raises(tq.Empty):
+    with pytest.raises(impl.Empty):
         q.get(block=False)
-    with pytest.raises(tq.Empty):
+    with pytest.raises(impl.Empty):
         q.get(timeout=0.001)
-    with pytest.raises(tq.Empty):
+    with pytest.raises(impl.Empty):
         q.get_nowait()
 
 
-def test_shrinking_maxsize() -> None:
-    q = tq.Queue[int](3)
+def test_shrinking_maxsize(impl: ModuleType) -> None:
+    q = impl.Queue(3)
     for i in range(3):
         q.put(i)
     q.maxsize = 2
-    with pytest.raises(tq.Full):
+    with pytest.raises(impl.Full):
         q.put_nowait(4)
     q.maxsize = 0
     q.put_nowait(4)
     assert q.qsize() == 4
 
 
-def test_blocking_get_woken_by_put(q: tq.Queue[int]) -> None:
+def test_blocking_get_woken_by_put(impl: ModuleType) -> None:
+    q = impl.Queue()
     t, out = _run(q.get)
     _wait_parked(q.not_empty)
     q.put(42)
@@ -139,8 +115,8 @@ def test_blocking_get_woken_by_put(q: tq.Queue[int]) -> None:
     assert out == [42]
 
 
-def test_blocking_put_woken_by_get() -> None:
-    q = tq.Queue[int](1)
+def test_blocking_put_woken_by_get(impl: ModuleType) -> None:
+    q = impl.Queue(1)
     q.put(1)
     t, out = _run(lambda: q.put(2))
     _wait_parked(q.not_full)
@@ -150,9 +126,10 @@ def test_blocking_put_woken_by_get() -> None:
     assert q.get_nowait() == 2
 
 
-def test_put_and_get_wait_for_a_holder_of_the_mutex(q: tq.Queue[int]) -> None:
-    # The holder blocks (no GIL to hand over), so put() and get() give up yielding and
-    # block on the mutex; they finish once it is released, in order.
+def test_put_and_get_wait_for_a_holder_of_the_mutex(impl: ModuleType) -> None:
+    # The holder blocks (no GIL to hand over), so put() and get() block on the mutex
+    # (treadle's after it stopped yielding); they finish once it is released, in order.
+    q = impl.Queue()
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -176,7 +153,8 @@ def test_put_and_get_wait_for_a_holder_of_the_mutex(q: tq.Queue[int]) -> None:
     assert not q.mutex.locked()
 
 
-def test_timed_get_woken_by_put(q: tq.Queue[int]) -> None:
+def test_timed_get_woken_by_put(impl: ModuleType) -> None:
+    q = impl.Queue()
     t, out = _run(lambda: q.get(timeout=60))
     _wait_parked(q.not_empty)
     q.put(7)
@@ -184,7 +162,19 @@ def test_timed_get_woken_by_put(q: tq.Queue[int]) -> None:
     assert out == [7]
 
 
-def test_each_put_wakes_one_getter(q: tq.Queue[int]) -> None:
+def test_timed_put_woken_by_get(impl: ModuleType) -> None:
+    q = impl.Queue(1)
+    q.put(1)
+    t, out = _run(lambda: q.put(2, timeout=60))
+    _wait_parked(q.not_full)
+    assert q.get() == 1
+    t.join()
+    assert out == [None]
+    assert q.get() == 2
+
+
+def test_each_put_wakes_one_getter(impl: ModuleType) -> None:
+    q = impl.Queue()
     runs = [_run(q.get) for _ in range(3)]
     _wait_parked(q.not_empty, 3)
     for i in range(3):
@@ -195,38 +185,57 @@ def test_each_put_wakes_one_getter(q: tq.Queue[int]) -> None:
 
 
 @pytest.mark.parametrize("bad", [-1, -0.5])
-def test_negative_timeout(bad: float) -> None:
-    q = tq.Queue[int](2)
-    with pytest.raises(ValueError, match="non-negative"):
+def test_negative_timeout(impl: ModuleType, bad: float) -> None:
+    q = impl.Queue(2)
+    with pytest.raises(ValueError, match="'timeout' must be a non-negative number"):
         q.put(1, timeout=bad)
     q.put(1)
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="'timeout' must be a non-negative number"):
         q.get(timeout=bad)
-    # block=False ignores the timeout, like the stdlib
+    # block=False ignores the timeout, and so does put() on an unbounded queue
     assert q.get(False, bad) == 1
+    impl.Queue().put(1, timeout=bad)
 
 
-def test_nan_timeout_raises_when_waiting(q: tq.Queue[int]) -> None:
-    with pytest.raises(ValueError, match="NaN"):
-        q.get(timeout=float("nan"))
+@pytest.mark.stdlib_differs("the stdlib's TypeError ('<' not supported ...) names no argument")
+def test_timeout_of_wrong_type(impl: ModuleType) -> None:
+    q = impl.Queue(1)
+    with pytest.raises(TypeError, match="'timeout' must be a real number or None, not str"):
+        q.get(timeout="1")
+    with pytest.raises(TypeError, match="'timeout' must be a real number or None, not str"):
+        q.put(1, timeout="1")
+
+
+@pytest.mark.stdlib_differs("the stdlib takes True for one second")
+def test_bool_timeout_is_refused(impl: ModuleType) -> None:
+    with pytest.raises(TypeError, match="'timeout' must be a real number or None, not bool"):
+        impl.Queue().get(timeout=True)
+
+
+def test_nan_timeout() -> None:
+    # Not on the stdlib: before 3.14 its get() blocks for ever on a NaN timeout.
+    with pytest.raises(ValueError, match="'timeout' must not be NaN"):
+        tq.Queue[int]().get(timeout=float("nan"))
     full = tq.Queue[int](1)
     full.put(1)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="'timeout' must not be NaN"):
         full.put(2, timeout=float("nan"))
+    # One timeout rule: refused even when there is no need to wait (the stdlib's C
+    # SimpleQueue refuses it too; its Queue returns the item).
+    with pytest.raises(ValueError, match="'timeout' must not be NaN"):
+        full.get(timeout=float("nan"))
+    assert full.get() == 1
 
 
-def test_timeout_of_wrong_type(q: tq.Queue[int]) -> None:
-    with pytest.raises(TypeError, match="timeout"):
-        q.get(timeout="1")  # type: ignore[arg-type]
-
-
+@pytest.mark.stdlib_differs("the stdlib takes any maxsize and fails later, in put()")
 @pytest.mark.parametrize("bad", ["3", None, [1]])
-def test_maxsize_of_wrong_type(bad: object) -> None:
-    with pytest.raises(TypeError, match="maxsize"):
-        tq.Queue(bad)  # type: ignore[arg-type]
+def test_maxsize_of_wrong_type(impl: ModuleType, bad: object) -> None:
+    with pytest.raises(TypeError, match="'maxsize' must be an integer"):
+        impl.Queue(bad)
 
 
-def test_task_done_and_join(q: tq.Queue[int]) -> None:
+def test_task_done_and_join(impl: ModuleType) -> None:
+    q = impl.Queue()
     with pytest.raises(ValueError, match="too many"):
         q.task_done()
     total: list[int] = []
@@ -254,46 +263,68 @@ def test_task_done_and_join(q: tq.Queue[int]) -> None:
         q.task_done()
 
 
-def test_join_blocks_until_task_done(q: tq.Queue[int]) -> None:
+def test_join_blocks_until_task_done(impl: ModuleType) -> None:
+    q = impl.Queue()
     q.put(1)
+    q.put(2)
     t, out = _run(q.join)
     _wait_parked(q.all_tasks_done)
-    assert t.is_alive()
+    q.get()
+    q.task_done()
+    assert t.is_alive()  # one task is still not done
+    assert out == []
     q.get()
     q.task_done()
     t.join()
     assert out == [None]
 
 
-def test_shutdown_drains_then_raises(q: tq.Queue[int]) -> None:
-    assert not tq.Queue().is_shutdown
+def test_join_wakes_every_joiner(impl: ModuleType) -> None:
+    q = impl.Queue()
+    q.put(1)
+    runs = [_run(q.join) for _ in range(3)]
+    _wait_parked(q.all_tasks_done, 3)
+    q.get()
+    q.task_done()
+    for t, out in runs:
+        t.join()
+        assert out == [None]
+
+
+@SHUTDOWN
+def test_shutdown_drains_then_raises(impl: ModuleType) -> None:
+    q = impl.Queue()
+    assert not q.is_shutdown
     q.put(1)
     q.shutdown()
     assert q.is_shutdown
-    with pytest.raises(tq.ShutDown):
+    with pytest.raises(impl.ShutDown):
         q.put(2)
-    with pytest.raises(tq.ShutDown):
+    with pytest.raises(impl.ShutDown):
         q.put_nowait(2)
     assert q.get() == 1
-    with pytest.raises(tq.ShutDown):
+    with pytest.raises(impl.ShutDown):
         q.get()
-    with pytest.raises(tq.ShutDown):
+    with pytest.raises(impl.ShutDown):
         q.get_nowait()
-    with pytest.raises(tq.ShutDown):
+    with pytest.raises(impl.ShutDown):
         q.get(timeout=1.0)
 
 
-def test_shutdown_immediate_drains_and_releases_join(q: tq.Queue[int]) -> None:
+@SHUTDOWN
+def test_shutdown_immediate_drains_and_releases_join(impl: ModuleType) -> None:
+    q = impl.Queue()
+    shutdown = q.shutdown  # before any thread starts: where it is missing, nothing blocks
     q.put(1)
     q.put(2)
     t, out = _run(q.join)
     _wait_parked(q.all_tasks_done)
-    q.shutdown(immediate=True)
+    shutdown(immediate=True)
     t.join()
     assert out == [None]
     assert q.qsize() == 0
     assert q.unfinished_tasks == 0
-    with pytest.raises(tq.ShutDown):
+    with pytest.raises(impl.ShutDown):
         q.get()
     with pytest.raises(ValueError, match="too many"):
         q.task_done()
@@ -301,24 +332,39 @@ def test_shutdown_immediate_drains_and_releases_join(q: tq.Queue[int]) -> None:
     assert q.is_shutdown
 
 
-def test_shutdown_wakes_blocked_getters_and_putters() -> None:
-    empty = tq.Queue[int]()
-    full = tq.Queue[int](1)
+@SHUTDOWN
+def test_shutdown_wakes_blocked_getters_and_putters(impl: ModuleType) -> None:
+    empty = impl.Queue()
+    full = impl.Queue(1)
+    shutdowns = [empty.shutdown, full.shutdown]  # before any thread starts, as above
     full.put(0)
     getters = [_run(empty.get) for _ in range(2)]
     putters = [_run(lambda: full.put(1)) for _ in range(2)]
     _wait_parked(empty.not_empty, 2)
     _wait_parked(full.not_full, 2)
-    empty.shutdown()
-    full.shutdown()
+    for shutdown in shutdowns:
+        shutdown()
     for t, out in getters + putters:
         t.join()
         assert len(out) == 1
-        assert isinstance(out[0], tq.ShutDown)
+        assert isinstance(out[0], impl.ShutDown)
 
 
-def test_condition_attributes(q: tq.Queue[int]) -> None:
+@SHUTDOWN
+def test_shutdown_lets_a_woken_getter_take_an_item_left(impl: ModuleType) -> None:
+    q = impl.Queue()
+    shutdown = q.shutdown  # before any thread starts, as above
+    t, out = _run(lambda: q.get(timeout=60))
+    _wait_parked(q.not_empty)
+    q.put(9)
+    shutdown()  # the getter may wake only now: it still takes the item left
+    t.join()
+    assert out == [9]
+
+
+def test_condition_attributes(impl: ModuleType) -> None:
     # Code that pokes at the stdlib's attributes keeps working.
+    q = impl.Queue()
     q.put(1)
     with q.mutex:
         q.queue.clear()
@@ -329,19 +375,25 @@ def test_condition_attributes(q: tq.Queue[int]) -> None:
         assert q.mutex.locked()
         assert q.not_empty.wait(0) is False
         assert q.not_empty.wait_for(lambda: 5) == 5
+        assert q.not_empty.wait_for(lambda: 0, timeout=0.001) == 0
     with pytest.raises(RuntimeError):
         q.not_empty.wait(0)
     with pytest.raises(RuntimeError):
         q.not_full.notify()
+    with pytest.raises(RuntimeError):
+        q.not_full.notify_all()
     assert "Condition" in repr(q.not_full)
 
 
-def test_external_wait_on_not_empty_is_woken(q: tq.Queue[int]) -> None:
+def test_external_wait_on_not_empty_is_woken(impl: ModuleType) -> None:
+    q = impl.Queue()
+
     def waiter() -> int:
         with q.not_empty:
             while not q._qsize():  # the mutex is held: the hook, not qsize()
                 q.not_empty.wait()
-            return q._qsize()
+            size: int = q._qsize()
+            return size
 
     t, out = _run(waiter)
     _wait_parked(q.not_empty)
@@ -350,27 +402,42 @@ def test_external_wait_on_not_empty_is_woken(q: tq.Queue[int]) -> None:
     assert out == [1]
 
 
-class _FailingQueue(tq.Queue[int]):
-    def __init__(self, maxsize: int = 0) -> None:
-        self.fail_put = False
-        self.fail_get = False
-        super().__init__(maxsize)
-
-    def _put(self, item: int) -> None:
-        if self.fail_put:
-            self.fail_put = False
-            raise OSError("put failed")
-        super()._put(item)
-
-    def _get(self) -> int:
-        if self.fail_get:
-            self.fail_get = False
-            raise OSError("get failed")
-        return super()._get()
+def test_external_notify_wakes_a_blocked_put(impl: ModuleType) -> None:
+    q = impl.Queue(1)
+    q.put(1)
+    t, out = _run(lambda: q.put(2))
+    _wait_parked(q.not_full)
+    with q.mutex:
+        q.queue.clear()
+        q.not_full.notify()
+    t.join()
+    assert out == [None]
+    assert q.get_nowait() == 2
 
 
-def test_hooks_and_failures_leave_queue_usable() -> None:
-    q = _FailingQueue(2)
+def _failing_queue(impl: ModuleType, maxsize: int) -> Any:
+    class FailingQueue(impl.Queue):  # type: ignore[misc,name-defined]
+        fail_put = False
+        fail_get = False
+
+        def _put(self, item: int) -> None:
+            if self.fail_put:
+                self.fail_put = False
+                raise OSError("put failed")
+            super()._put(item)
+
+        def _get(self) -> int:
+            if self.fail_get:
+                self.fail_get = False
+                raise OSError("get failed")
+            item: int = super()._get()
+            return item
+
+    return FailingQueue(maxsize)
+
+
+def test_hooks_and_failures_leave_queue_usable(impl: ModuleType) -> None:
+    q = _failing_queue(impl, 2)
     q.fail_put = True
     with pytest.raises(OSError, match="put failed"):
         q.put(1)
@@ -382,18 +449,20 @@ def test_hooks_and_failures_leave_queue_usable() -> None:
         q.get()
     assert q.qsize() == 1
     assert q.get() == 1
+    assert not q.mutex.locked()
 
 
-def test_custom_container_through_hooks() -> None:
-    class SetQueue(tq.Queue[int]):
+def test_custom_container_through_hooks(impl: ModuleType) -> None:
+    class SetQueue(impl.Queue):  # type: ignore[misc,name-defined]
         def _init(self, maxsize: int) -> None:
-            self.queue = set()
+            self.queue: set[int] = set()
 
         def _put(self, item: int) -> None:
             self.queue.add(item)
 
         def _get(self) -> int:
-            return self.queue.pop()  # type: ignore[no-any-return]
+            item: int = self.queue.pop()
+            return item
 
     q = SetQueue()
     for i in (1, 1, 2):
@@ -402,8 +471,8 @@ def test_custom_container_through_hooks() -> None:
     assert {q.get(), q.get()} == {1, 2}
 
 
-def test_many_producers_and_consumers() -> None:
-    q = tq.Queue[int](8)
+def test_many_producers_and_consumers(impl: ModuleType) -> None:
+    q = impl.Queue(8)
     n, pairs = 2000, 4
     got: list[int] = []
     lock = threading.Lock()
@@ -427,8 +496,8 @@ def test_many_producers_and_consumers() -> None:
     assert q.empty()
 
 
-def test_logging_queue_listener() -> None:
-    q: tq.Queue[logging.LogRecord] = tq.Queue()
+def test_logging_queue_listener(impl: ModuleType) -> None:
+    q = impl.Queue()
     records: list[str] = []
 
     class Collect(logging.Handler):
@@ -448,3 +517,32 @@ def test_logging_queue_listener() -> None:
     finally:
         logger.removeHandler(handler)
     assert records == ["hello world", "second"]
+
+
+# --- treadle only ----------------------------------------------------------------------
+
+
+def test_nobody_parked_after_waits_end() -> None:
+    q = tq.Queue[int](1)
+    with pytest.raises(tq.Empty):
+        q.get(timeout=0.001)
+    q.put(1)
+    with pytest.raises(tq.Full):
+        q.put(2, timeout=0.001)
+    for cond in (q.not_empty, q.not_full, q.all_tasks_done):
+        assert len(cond._waiters) == 0
+        assert cond._parked == 0
+
+
+def test_a_getter_woken_too_late_hands_nothing_on() -> None:
+    # Two getters park; the first woken one times out while an item is taken by a
+    # newcomer: the next put still wakes the other.
+    q = tq.Queue[int]()
+    runs = [_run(lambda: q.get(timeout=60)) for _ in range(2)]
+    _wait_parked(q.not_empty, 2)
+    q.put(1)
+    q.put(2)
+    for t, _ in runs:
+        t.join()
+    assert sorted(out[0] for _, out in runs) == [1, 2]  # type: ignore[type-var]
+    assert q.not_empty._parked == 0

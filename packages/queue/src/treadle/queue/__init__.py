@@ -1,9 +1,11 @@
 """treadle.queue: the Python 3.14 ``queue`` module on CPython 3.10 and later.
 
 ``Queue``, ``LifoQueue``, ``PriorityQueue`` (with ``shutdown()`` and ``ShutDown`` on every
-version) and ``SimpleQueue``, built on ``treadle.threading``. ``Empty``, ``Full`` and
+version) and ``SimpleQueue``, built on ``treadle.thread_core``. ``Empty``, ``Full`` and
 ``ShutDown`` derive from the stdlib's, so code catching those catches treadle's too.
 """
+
+from treadle.thread_core import support as _support
 
 from ._queues import Empty, Full, LifoQueue, PriorityQueue, Queue, ShutDown
 from ._simple import SimpleQueue
@@ -21,6 +23,4 @@ __all__ = [
     "SimpleQueue",
 ]
 
-for _obj in (Empty, Full, ShutDown, Queue, LifoQueue, PriorityQueue, SimpleQueue):
-    _obj.__module__ = __name__
-del _obj
+_support.publish(globals())

@@ -1,22 +1,23 @@
 """Queue, LifoQueue and PriorityQueue: one lock, and FIFO lists of parked threads.
 
 Every queue has one lock, ``mutex``, guarding its container. A thread that has to wait
-(a getter on an empty queue, a putter on a full one, a joiner) parks on a fresh lock of
-its own (a "gate", taken once before it is queued) in the FIFO list of its kind, and
-drops the mutex while it waits. Whoever makes progress possible releases exactly one gate
-(an item put wakes one getter, an item taken wakes one putter), so the uncontended path
-is one lock round-trip and a test of an empty list: no condition variable is notified
-when nobody waits.
+(a getter on an empty queue, a putter on a full one, a joiner) parks in the
+:class:`~treadle.thread_core.support.WaiterList` of its kind, dropping the mutex while it
+sleeps. Whoever makes progress possible wakes exactly one of them (an item put wakes one
+getter, an item taken wakes one putter), so the uncontended path is one lock round-trip
+and the test of a counter: nothing is notified when nobody waits.
 
 The three lists are exposed as ``not_empty``, ``not_full`` and ``all_tasks_done``,
 objects with the condition-variable API over ``mutex``, because existing code uses them
 (``with q.mutex: q.queue.clear()``, ``q.not_full.notify_all()``, ...). A thread waiting on
 one of them through that API is woken by the queue like any parked getter or putter.
+
+Timeouts follow treadle's one rule (:func:`~treadle.thread_core.support.check_timeout`):
+``put`` and ``get`` refuse a negative one, as the stdlib does.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
@@ -24,34 +25,22 @@ from time import monotonic, sleep
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from treadle.threading import TIMEOUT_MAX, Lock
+from treadle.thread_core import LockType, allocate_lock
+from treadle.thread_core.support import WaiterList, check_timeout
 
-from ._compat import Empty, Full, ShutDown
+from ._native import Empty, Full, ShutDown
 
 __all__ = ["Empty", "Full", "LifoQueue", "PriorityQueue", "Queue", "ShutDown"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
-
-def check_timeout(timeout: object) -> None:
-    """Raise what 3.14 raises for a bad *timeout* of a blocking call (not None)."""
-    try:
-        negative = timeout < 0  # type: ignore[operator]
-    except TypeError:
-        raise TypeError(
-            f"'timeout' must be a number or None, not {type(timeout).__name__}"
-        ) from None
-    if negative:
-        raise ValueError("'timeout' must be a non-negative number")
-
-
 # How many times a thread that finds the mutex taken gives up the GIL before it blocks.
 _YIELDS = 20
 
 
-def _take(mutex: Any) -> None:
-    """Take *mutex*, which a try without blocking found held by another thread.
+def _take(mutex: LockType) -> None:
+    """Take *mutex*, which a try without blocking may have found held by another thread.
 
     Under a GIL the holder is a thread that lost the GIL inside its critical section (or
     one that took the lock from the kernel while it waited for the GIL). Blocking on the
@@ -60,18 +49,15 @@ def _take(mutex: Any) -> None:
     runs on 3.10 three to eight times slower than they need be. Giving up the GIL with
     ``sleep(0)`` lets the holder finish its (short) critical section while this thread
     keeps its place to run; after ``_YIELDS`` tries (a holder blocked in I/O, say) it
-    blocks as usual.
+    blocks as usual. This is also how a parked thread takes the mutex back when it wakes.
     """
-    for _ in range(_YIELDS):
-        sleep(0)
-        if mutex.acquire(False):
+    tries = _YIELDS
+    while not mutex.acquire(False):
+        if not tries:
+            mutex.acquire()
             return
-    mutex.acquire()
-
-
-def _check_wait(timeout: float) -> None:
-    if math.isnan(timeout):
-        raise ValueError("'timeout' must not be NaN")
+        tries -= 1
+        sleep(0)
 
 
 class _WaitList:
@@ -79,18 +65,21 @@ class _WaitList:
 
     Offers what code expects of ``threading.Condition``: the context manager protocol,
     ``acquire``/``release``, ``wait``, ``wait_for``, ``notify`` and ``notify_all``.
+    ``_parked`` counts the threads inside :meth:`_park`, woken or not, so that a put or
+    a get learns that nobody waits from one attribute, without a call.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_waiters", "acquire", "release")
+    __slots__ = ("__weakref__", "_lock", "_parked", "_waiters", "acquire", "release")
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, lock: LockType) -> None:
         self._lock = lock
-        self._waiters: deque[Any] = deque()
+        self._waiters = WaiterList()
+        self._parked = 0
         self.acquire = lock.acquire
         self.release = lock.release
 
     def __enter__(self) -> bool:
-        return bool(self._lock.acquire())
+        return self._lock.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
@@ -98,82 +87,58 @@ class _WaitList:
     def __repr__(self) -> str:
         return f"<Condition({self._lock}, {len(self._waiters)})>"
 
-    def _park(self, timeout: float | None) -> bool:
-        # The mutex is held. Queue a held gate, drop the mutex, wait for the gate to be
-        # opened (or the time to run out), take the mutex back.
-        gate = Lock()
-        gate.acquire()
-        waiters = self._waiters
-        waiters.append(gate)
+    def _drop(self) -> LockType:
         lock = self._lock
         lock.release()
-        try:
-            if timeout is None:
-                opened = gate.acquire()
-            elif timeout > 0:
-                opened = gate.acquire(True, min(timeout, TIMEOUT_MAX))
-            else:
-                opened = gate.acquire(False)
-        except BaseException:
-            lock.acquire()
-            try:
-                waiters.remove(gate)
-            except ValueError:
-                # The wake-up was meant for us: hand it on so that it is not lost.
-                self._wake(1)
-            raise
-        if not lock.acquire(False):
-            _take(lock)
-        if not opened:
-            try:
-                waiters.remove(gate)
-            except ValueError:
-                opened = True  # opened just as the wait ran out
-        return opened
+        return lock
 
-    def _wake(self, n: int) -> None:
-        waiters = self._waiters
-        while waiters and n > 0:
-            waiters.popleft().release()
-            n -= 1
+    def _park(self, timeout: float | None) -> bool:
+        """Sleep (the mutex dropped) until woken or *timeout*, a checked one, runs out."""
+        self._parked += 1
+        try:
+            return self._waiters.park(timeout, self._drop, _take)
+        finally:
+            self._parked -= 1
+
+    def _held(self, action: str) -> None:
+        if not self._lock.locked():
+            raise RuntimeError(f"cannot {action} on un-acquired lock")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Release the mutex, wait until notified or *timeout*, take the mutex back.
 
         Returns False if the wait timed out. RuntimeError if the mutex is not held.
         """
-        if not self._lock.locked():
-            raise RuntimeError("cannot wait on un-acquired lock")
-        if timeout is not None:
-            _check_wait(float(timeout))
-        return self._park(timeout)
+        self._held("wait")
+        return self._park(check_timeout(timeout))
 
     def wait_for(self, predicate: Callable[[], _R], timeout: float | None = None) -> _R:
         """Wait until ``predicate()`` is true (or *timeout*); return its last value."""
-        result = predicate()
-        if result:
-            return result
-        deadline = None if timeout is None else monotonic() + timeout
-        while not result:
-            if deadline is None:
+        budget = check_timeout(timeout)
+        started = monotonic()
+        while not (outcome := predicate()):
+            if budget is None:
                 self.wait()
-            else:
-                left = deadline - monotonic()
-                if left <= 0:
-                    break
-                self.wait(left)
-            result = predicate()
-        return result
+                continue
+            left = started + budget - monotonic()
+            if left <= 0.0:
+                break
+            self.wait(left)
+        return outcome
 
     def notify(self, n: int = 1) -> None:
         """Wake up to *n* waiting threads (the mutex must be held)."""
-        if not self._lock.locked():
-            raise RuntimeError("cannot notify on un-acquired lock")
-        self._wake(n)
+        self._held("notify")
+        self._waiters.wake(n)
 
     def notify_all(self) -> None:
         """Wake every waiting thread (the mutex must be held)."""
-        self.notify(len(self._waiters))
+        self._held("notify")
+        self._waiters.wake_all()
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - monotonic()
 
 
 class Queue(Generic[_T]):
@@ -196,12 +161,10 @@ class Queue(Generic[_T]):
                 ) from None
         self.maxsize = maxsize
         self._init(maxsize)
-        self.mutex = mutex = Lock()
+        self.mutex = mutex = allocate_lock()
         self.not_empty = _WaitList(mutex)
         self.not_full = _WaitList(mutex)
         self.all_tasks_done = _WaitList(mutex)
-        self._getters = self.not_empty._waiters
-        self._putters = self.not_full._waiters
         self.unfinished_tasks = 0
         self.is_shutdown = False
 
@@ -216,19 +179,18 @@ class Queue(Generic[_T]):
         called more times than there were items put.
         """
         with self.mutex:
-            unfinished = self.unfinished_tasks - 1
-            if unfinished <= 0:
-                if unfinished < 0:
-                    raise ValueError("task_done() called too many times")
-                self.all_tasks_done._wake(len(self.all_tasks_done._waiters))
-            self.unfinished_tasks = unfinished
+            pending = self.unfinished_tasks
+            if pending <= 0:
+                raise ValueError("task_done() called too many times")
+            self.unfinished_tasks = pending = pending - 1
+            if not pending:
+                self.all_tasks_done._waiters.wake_all()
 
     def join(self) -> None:
         """Block until every item put in the queue has been taken and marked done."""
         with self.mutex:
-            done = self.all_tasks_done
             while self.unfinished_tasks:
-                done._park(None)
+                self.all_tasks_done._park(None)
 
     def qsize(self) -> int:
         """Return the approximate number of items in the queue (not reliable)."""
@@ -252,6 +214,7 @@ class Queue(Generic[_T]):
         With *block* true (the default) wait for a free slot, for at most *timeout*
         seconds if it is not None (then raise Full); with *block* false raise Full at
         once if there is no free slot. ShutDown if the queue has been shut down.
+        ValueError for a negative *timeout*.
         """
         mutex = self.mutex
         if not mutex.acquire(False):
@@ -259,41 +222,34 @@ class Queue(Generic[_T]):
         try:
             if self.is_shutdown:
                 raise ShutDown
-            maxsize = self.maxsize
-            if maxsize > 0:
+            if self.maxsize > 0:
                 if block and timeout is not None:
-                    check_timeout(timeout)
-                if self._qsize() >= maxsize:
+                    timeout = check_timeout(timeout, negative=False)
+                if self._qsize() >= self.maxsize:
                     if not block:
                         raise Full
                     self._wait_for_room(timeout)
             self._put(item)
             self.unfinished_tasks += 1
-            if not self._getters:
-                return
-            gate = self._getters.popleft()
+            getters = self.not_empty
+            if getters._parked:
+                getters._waiters.wake(1)
         finally:
             mutex.release()
-        # Opened once the mutex is free: the woken getter does not run into it held.
-        gate.release()
 
     def _wait_for_room(self, timeout: float | None) -> None:
+        # The mutex is held, the queue is full and *timeout* has been checked.
         room = self.not_full
-        if timeout is None:
-            while self._qsize() >= self.maxsize:
-                room._park(None)
-                if self.is_shutdown:
-                    raise ShutDown
-            return
-        _check_wait(float(timeout))
-        deadline = monotonic() + timeout
-        while self._qsize() >= self.maxsize:
-            left = deadline - monotonic()
-            if left <= 0.0:
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            left = _remaining(deadline)
+            if left is not None and left <= 0.0:
                 raise Full
             room._park(left)
             if self.is_shutdown:
                 raise ShutDown
+            if self._qsize() < self.maxsize:
+                return
 
     def get(self, block: bool = True, timeout: float | None = None) -> _T:
         """Remove and return an item from the queue.
@@ -301,6 +257,7 @@ class Queue(Generic[_T]):
         With *block* true (the default) wait for an item, for at most *timeout* seconds
         if it is not None (then raise Empty); with *block* false raise Empty at once if
         none is there. Once the queue is shut down and empty, raise ShutDown.
+        ValueError for a negative *timeout*.
         """
         mutex = self.mutex
         if not mutex.acquire(False):
@@ -308,40 +265,33 @@ class Queue(Generic[_T]):
         try:
             if self._qsize():
                 if block and timeout is not None:
-                    check_timeout(timeout)
+                    check_timeout(timeout, negative=False)
+            elif self.is_shutdown:
+                raise ShutDown
+            elif not block:
+                raise Empty
             else:
-                if self.is_shutdown:
-                    raise ShutDown
-                if not block:
-                    raise Empty
-                if timeout is not None:
-                    check_timeout(timeout)
-                self._wait_for_item(timeout)
+                self._wait_for_item(check_timeout(timeout, negative=False))
             item: _T = self._get()
-            if not self._putters:
-                return item
-            gate = self._putters.popleft()
+            putters = self.not_full
+            if putters._parked:
+                putters._waiters.wake(1)
+            return item
         finally:
             mutex.release()
-        gate.release()
-        return item
 
     def _wait_for_item(self, timeout: float | None) -> None:
+        # The mutex is held, the queue is empty and *timeout* has been checked.
         items = self.not_empty
-        if timeout is None:
-            while not self._qsize():
-                items._park(None)
-                if self.is_shutdown and not self._qsize():
-                    raise ShutDown
-            return
-        _check_wait(float(timeout))
-        deadline = monotonic() + timeout
-        while not self._qsize():
-            left = deadline - monotonic()
-            if left <= 0.0:
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            left = _remaining(deadline)
+            if left is not None and left <= 0.0:
                 raise Empty
             items._park(left)
-            if self.is_shutdown and not self._qsize():
+            if self._qsize():
+                return
+            if self.is_shutdown:
                 raise ShutDown
 
     def put_nowait(self, item: _T) -> None:
@@ -368,9 +318,9 @@ class Queue(Generic[_T]):
                     dropped += 1
                 # Each dropped item counts as done, so that join() returns.
                 self.unfinished_tasks = max(0, self.unfinished_tasks - dropped)
-                self.all_tasks_done._wake(len(self.all_tasks_done._waiters))
-            self.not_empty._wake(len(self._getters))
-            self.not_full._wake(len(self._putters))
+                self.all_tasks_done._waiters.wake_all()
+            self.not_empty._waiters.wake_all()
+            self.not_full._waiters.wake_all()
 
     # The hooks: override them to change the container and the order. They run with
     # the mutex held.

@@ -21,16 +21,16 @@ calls through the class.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from treadle.threading import TIMEOUT_MAX, Lock
+from treadle.thread_core import allocate_lock
+from treadle.thread_core.support import check_timeout, wait_gate
 
-from ._queues import Empty, check_timeout
+from ._native import Empty
 
 __all__ = ["SimpleQueue"]
 
@@ -139,39 +139,27 @@ def _get(items: deque[_T], gates: list[Any], block: bool, timeout: float | None)
     # The whole of get(): the fast closure comes here only when it found no item or
     # was given a timeout.
     if block and timeout is not None:
-        check_timeout(timeout)
+        timeout = check_timeout(timeout, negative=False)
     try:
         return items.popleft()
     except IndexError:
         if not block:
             raise Empty from None
-    return _wait(items, gates, timeout)
+    return _wait(items, gates, None if timeout is None else monotonic() + timeout)
 
 
-def _wait(items: deque[_T], gates: list[Any], timeout: float | None) -> _T:
-    deadline = None
-    if timeout is not None:
-        timeout = float(timeout)
-        if math.isnan(timeout):
-            raise ValueError("'timeout' must not be NaN")
-        deadline = monotonic() + timeout
+def _wait(items: deque[_T], gates: list[Any], deadline: float | None) -> _T:
+    # Park a fresh gate, look once more (a putter may have come before it saw the
+    # gate), sleep on the gate, take an item; go round again if another getter was
+    # quicker, unless the time is up.
     while True:
-        gate = Lock()
+        gate = allocate_lock()
         gate.acquire()
         gates.append(gate)
         try:
-            # Look again now that a putter can see our gate.
-            if items:
-                try:
-                    return items.popleft()
-                except IndexError:
-                    pass
-            if deadline is None:
-                gate.acquire()
-            else:
-                left = deadline - monotonic()
-                opened = left > 0 and gate.acquire(True, min(left, TIMEOUT_MAX))
-                if not opened and not items:
+            if not items:
+                opened = wait_gate(gate, None if deadline is None else deadline - monotonic())
+                if not (opened or items):
                     raise Empty
             try:
                 return items.popleft()

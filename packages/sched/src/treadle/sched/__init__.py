@@ -4,11 +4,11 @@ A general-purpose event scheduler, safe to use from several threads at once, who
 ``cancel`` costs O(log n) (amortised) instead of a scan of the queue.
 """
 
+from treadle.thread_core import support as _support
+
 from ._scheduler import Event, scheduler
 
 # The stdlib lists only "scheduler" in __all__; Event is public here too (the project rule).
 __all__ = ["Event", "scheduler"]
 
-for _obj in (Event, scheduler):
-    _obj.__module__ = __name__
-del _obj
+_support.publish(globals())

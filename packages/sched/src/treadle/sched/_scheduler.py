@@ -19,10 +19,10 @@ with the lock released.
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from itertools import count
+from time import monotonic, sleep
 from typing import Any, NamedTuple
 
 from treadle.threading import RLock
@@ -61,8 +61,8 @@ class scheduler:  # the stdlib's name
 
     def __init__(
         self,
-        timefunc: Callable[[], float] = _time.monotonic,
-        delayfunc: Callable[[float], object] = _time.sleep,
+        timefunc: Callable[[], float] = monotonic,
+        delayfunc: Callable[[float], object] = sleep,
     ) -> None:
         if not callable(timefunc):
             raise TypeError(f"'timefunc' must be callable, not {type(timefunc).__name__}")
@@ -149,33 +149,45 @@ class scheduler:  # the stdlib's name
         until the next one (None if there is none). An exception raised by an action
         propagates; the events left stay scheduled.
         """
-        lock = self._lock
-        heap = self._heap
-        live = self._live
         delayfunc = self.delayfunc
-        timefunc = self.timefunc
-        pop = heappop
+        run_due = self._run_due
         while True:
-            with lock:
-                if not heap:
-                    return None
+            wait = run_due()
+            if wait is None:
+                return None
+            if not wait:
+                delayfunc(0)  # an event ran: let other threads run
+            elif blocking:
+                delayfunc(wait)  # then look again: an earlier event may have come in
+            else:
+                return wait
+
+    def _run_due(self) -> float | None:
+        """Run the first event if its time has come and return 0.
+
+        Otherwise return how long until it is due, or None when no event is left.
+        Cancelled events met at the top of the heap are dropped on the way.
+        """
+        with self._lock:
+            heap = self._heap
+            live = self._live
+            while heap:
                 when, _, sequence, action, argument, kwargs = heap[0]
                 if self._dead and sequence not in live:
-                    pop(heap)  # cancelled: drop it and look at the next one
+                    heappop(heap)
                     self._dead -= 1
                     continue
-                delay = when - timefunc()
-                due = delay <= 0
-                if due:  # taken off while the lock is held: nobody else runs it
-                    pop(heap)
-                    del live[sequence]
-            if due:
-                action(*argument, **kwargs)
-                delayfunc(0)  # let other threads run
-            elif blocking:
-                delayfunc(delay)  # then look again: an earlier event may have come in
+                wait = when - self.timefunc()
+                if wait > 0:
+                    return wait
+                # Off the heap before the lock is dropped: nobody else runs it.
+                heappop(heap)
+                del live[sequence]
+                break
             else:
-                return delay
+                return None
+        action(*argument, **kwargs)
+        return 0
 
     @property
     def queue(self) -> list[Event]:

@@ -1,4 +1,4 @@
-"""The exceptions, whose bases depend on the stdlib and the Python version.
+"""What differs between Python versions, and the one use of the stdlib's ``queue``.
 
 - ``Empty`` and ``Full`` derive from the stdlib's ``queue.Empty`` and ``queue.Full``, so
   code that catches those (``logging.handlers.QueueListener``, for one) catches
@@ -7,6 +7,8 @@
 - ``queue.ShutDown`` exists from 3.13 on: there treadle's ``ShutDown`` derives from it as
   well, so ``except queue.ShutDown`` keeps working; before 3.13 it derives from Exception,
   as the 3.13 class does.
+
+No other module of this package tests the Python version or names a private stdlib object.
 """
 
 from __future__ import annotations
