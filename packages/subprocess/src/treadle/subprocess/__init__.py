@@ -7,7 +7,7 @@ process group on timeout, and ``Popen.wait(timeout)`` sleeps on a pidfd on Linux
 
 import os  # noqa: F401 - mock.patch('treadle.subprocess.os.waitpid') works as on the stdlib's
 
-from treadle.thread_core.support import publish
+from treadle.thread_core.support import publish as _publish
 
 from . import _native, _reap
 from ._api import (
@@ -56,4 +56,4 @@ _fork_exec = _native.native_fork_exec
 _posixsubprocess = _native.posixsubprocess
 _mswindows = _native.MSWINDOWS
 
-publish(globals())
+_publish(globals())
