@@ -1,8 +1,9 @@
 """treadle.futures against the stdlib's ``concurrent.futures``.
 
-Targets (issue 6): submit+result of a no-op at least the stdlib's speed; a batch of 10,000
-submits then results at least 2x the stdlib's throughput; ``map`` over 100,000 items at
-least 2x. Each side uses a pool of 4 threads, started (set-up) before the timing.
+Targets (issue 6): submit+result of a no-op at least the stdlib's speed (also with a
+timeout, the path through thread_core.support's timeout rule); a batch of 10,000 submits
+then results at least 2x the stdlib's throughput; ``map`` over 100,000 items at least 2x.
+Each side uses a pool of 4 threads, started (set-up) before the timing.
 
 Run directly (``python benchmarks/bench_futures.py --memory [N]``) to measure with
 tracemalloc the peak memory of ``map(buffersize=64)`` over N items (default 10 million)
@@ -43,14 +44,14 @@ def _started(module: Any) -> Any:
     return executor
 
 
-def _submit_result(module: Any) -> Timed:
+def _submit_result(module: Any, timeout: float | None = None) -> Timed:
     def run(n: int) -> float:
         executor = _started(module)
         submit = executor.submit
         try:
             t0 = time.perf_counter()
             for _ in range(n):
-                submit(_noop).result()
+                submit(_noop).result(timeout)
             return time.perf_counter() - t0
         finally:
             executor.shutdown()
@@ -93,6 +94,13 @@ CASES: list[Case] = [
         "submit(no-op).result(), one at a time",
         _submit_result(std),
         _submit_result(ours),
+        n=20_000,
+        target=1.0,
+    ),
+    Case(
+        "submit(no-op).result(timeout=60), one at a time",
+        _submit_result(std, 60.0),
+        _submit_result(ours, 60.0),
         n=20_000,
         target=1.0,
     ),

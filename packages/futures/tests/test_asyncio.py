@@ -77,17 +77,3 @@ def test_cancelling_the_asyncio_side_cancels_the_future() -> None:
         queued = asyncio.run(main(ex))
         gate.set()
     assert queued.cancelled()
-
-
-def test_treadle_cancel_reaches_asyncio() -> None:
-    async def main() -> bool:
-        f: futures.Future[int] = futures.Future()
-        wrapped = asyncio.wrap_future(f)
-        f.cancel()
-        try:
-            await wrapped
-        except asyncio.CancelledError:
-            return True
-        return False
-
-    assert asyncio.run(main())

@@ -273,17 +273,18 @@ def test_map_bad_input() -> None:
     assert calls == []  # refused before anything was submitted
 
 
+def _counting(pulled: list[int]) -> Iterator[int]:
+    """0, 1, 2, ... for ever, each number noted in *pulled* as it is read."""
+    for i in itertools.count():
+        pulled.append(i)
+        yield i
+
+
 @pytest.mark.stdlib_since((3, 14), "map(buffersize=) is new in 3.14")
 def test_map_buffersize_reads_ahead_only_that_far(impl: ModuleType) -> None:
     pulled: list[int] = []
-
-    def source() -> Iterator[int]:
-        for i in itertools.count():
-            pulled.append(i)
-            yield i
-
     with impl.ThreadPoolExecutor(2) as ex:
-        results = ex.map(str, source(), buffersize=3)
+        results = ex.map(str, _counting(pulled), buffersize=3)
         assert len(pulled) == 3
         assert next(results) == "0"
         assert len(pulled) == 4
@@ -314,16 +315,10 @@ def test_map_timeout_cancels_the_rest(impl: ModuleType) -> None:
 def test_map_buffersize_bounds_the_calls_not_yielded(impl: ModuleType) -> None:
     gate = std_threading.Event()
     pulled: list[int] = []
-
-    def source() -> Iterator[int]:
-        for i in itertools.count():
-            pulled.append(i)
-            yield i
-
     with impl.ThreadPoolExecutor(1) as ex:
         blocker = ex.submit(gate.wait, 60)
         try:
-            results = ex.map(str, source(), buffersize=2, timeout=0)
+            results = ex.map(str, _counting(pulled), buffersize=2, timeout=0)
             with pytest.raises(impl.TimeoutError):
                 next(results)
             assert pulled == [0, 1]

@@ -274,7 +274,7 @@ class Future(_std.Future[_T]):
     def _wait_finished(self, timeout: object) -> None:
         # Wait for the call to finish; CancelledError or TimeoutError if it does not.
         # A timeout is checked whenever given, even if the future is already done.
-        limit = _check_timeout(timeout, "timeout")
+        limit = None if timeout is None else _check_timeout(timeout, "timeout")
         if self._state not in _TERMINAL:
             # The lock is held only to find the gate: the wait itself is outside it.
             lock = self._lock

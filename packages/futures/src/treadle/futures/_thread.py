@@ -21,6 +21,7 @@ import os
 import weakref
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
 from treadle import contextvars as _contextvars
@@ -53,6 +54,7 @@ class _Pool:
         "idle",
         "lock",
         "max_workers",
+        "parked",
         "shutdown",
         "slots",
         "threads",
@@ -62,6 +64,9 @@ class _Pool:
     def __init__(self, max_workers: int, max_pending: int | None) -> None:
         self.work: deque[tuple[Any, ...]] = deque()
         self.idle = WaiterList()
+        # How many workers are parked in ``idle``, so that submit calls into it only
+        # when one is (a hint: a worker whose park was interrupted may leave it high).
+        self.parked = 0
         self.lock = _Lock()
         self.threads: set[_threading.Thread] = set()
         self.shutdown = False
@@ -71,6 +76,7 @@ class _Pool:
 
     def wake_idle(self) -> None:
         """Wake every parked worker (call with ``lock`` held)."""
+        self.parked = 0
         self.idle.wake_all()
 
     def stopping(self) -> bool:
@@ -99,7 +105,7 @@ class _Outcome:
 
     A worker that finds no more work lists itself as idle before it publishes the outcome
     of its last call, so that a submit made as soon as the caller sees the outcome wakes
-    this thread rather than starting another: :meth:`publish_unlocked` is the
+    this thread rather than starting another: ``publish(unlock=True)`` is then the
     ``release`` step of :meth:`WaiterList.park`.
     """
 
@@ -111,8 +117,14 @@ class _Outcome:
         self.result: Any = None
         self.error: BaseException | None = None
 
-    def publish(self) -> None:
-        """Set the future's result or exception, and forget all three."""
+    def publish(self, unlock: bool = False) -> bool:
+        """Set the future's result or exception, and forget all three.
+
+        With *unlock*, release the pool's lock first. Returns True: what ``park`` hands
+        to ``lock.acquire`` to take the lock back (block until it is had).
+        """
+        if unlock:
+            self.lock.release()
         future, result, error = self.future, self.result, self.error
         self.future = self.result = self.error = None
         try:
@@ -124,12 +136,7 @@ class _Outcome:
             # The call set its own future, or a callback raised a BaseException: keep
             # serving, since this thread may already have been handed more work.
             LOGGER.critical("Exception in worker", exc_info=True)
-
-    def publish_unlocked(self) -> bool:
-        """Release the pool's lock, then publish (WaiterList.park's ``release``)."""
-        self.lock.release()
-        self.publish()
-        return True  # what park hands to lock.acquire to take the lock back: block
+        return True
 
 
 def _worker(
@@ -149,6 +156,7 @@ def _worker(
     park = pool.idle.park
     relock = lock.acquire
     outcome = _Outcome(lock)
+    publish_unlocked = partial(outcome.publish, True)
 
     def unlock() -> bool:
         lock.release()
@@ -163,6 +171,7 @@ def _worker(
                         # Wake the parked siblings so that they see the same and leave.
                         pool.wake_idle()
                         return
+                    pool.parked += 1
                     park(None, unlock, relock)
             finally:
                 lock.release()
@@ -193,7 +202,8 @@ def _worker(
             listed = not (work or pool.stopping())
             if listed:
                 # Listed as idle, then published, then asleep until a submit wakes it.
-                park(None, outcome.publish_unlocked, relock)
+                pool.parked += 1
+                park(None, publish_unlocked, relock)
         finally:
             lock.release()
         if not listed:
@@ -230,6 +240,7 @@ def _after_fork_in_child() -> None:
     for pool in list(_pools):
         pool.lock = _Lock()
         pool.idle = WaiterList()
+        pool.parked = 0
         pool.threads = set()
 
 
@@ -373,7 +384,13 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
                     raise RuntimeError("cannot schedule new futures after shutdown")
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             pool.work.append((future, fn, args, kwargs, ctx))
-            if not pool.idle.wake() and len(pool.threads) < pool.max_workers:
+            # Wake a parked worker (the counter spares the call when none is), or start
+            # one while the pool is below its size.
+            woken = 0
+            if pool.parked:
+                pool.parked -= 1
+                woken = pool.idle.wake()
+            if not woken and len(pool.threads) < pool.max_workers:
                 self._start_worker()
         finally:
             lock.release()
