@@ -8,9 +8,8 @@ isolate them exactly as they isolate the stdlib's variables. See the package REA
 from __future__ import annotations
 
 from ._core import Context, ContextVar, Token, copy_context
+from ._native import publish as _publish
 
 __all__ = ["Context", "ContextVar", "Token", "copy_context"]
 
-for _obj in (Context, ContextVar, Token, copy_context):
-    _obj.__module__ = __name__
-del _obj
+_publish(globals())

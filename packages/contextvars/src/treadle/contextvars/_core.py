@@ -95,6 +95,15 @@ def _key_error(key: object) -> NoReturn:
     raise TypeError(f"a ContextVar key was expected, got {key!r}")
 
 
+def _not_a_token(token: object) -> NoReturn:
+    kind = type(token)
+    got = "the stdlib's contextvars.Token" if kind is NativeToken else kind.__name__
+    raise TypeError(f"ContextVar.reset() argument 'token' must be a {_MODULE}.Token, not {got}")
+
+
+_is_callable = callable  # Context.run's argument is named "callable", as in the stdlib
+
+
 class _Name(str):
     """The name of a treadle variable's interpreter variable; ``.var`` is the treadle one.
 
@@ -208,7 +217,7 @@ class ContextVar(_Generic[_T], _NoPickle):
         was made by another variable or in another context.
         """
         if type(token) is not Token:
-            raise TypeError(f"expected an instance of Token, got {token!r}")
+            _not_a_token(token)
         if token._var is not self:
             if token._is_used():  # the stdlib checks "used" first
                 raise RuntimeError(f"{token!r} has already been used once")
@@ -414,6 +423,10 @@ class Context(_NoPickle, _MappingBase, metaclass=_ContextMeta):
         Changes the callable makes to context variables stay in this context. Raises
         :exc:`RuntimeError` if the context is already entered, in any thread.
         """
+        if not _is_callable(callable):
+            raise TypeError(
+                f"Context.run() argument 'callable' must be callable, not {type(callable).__name__}"
+            )
         try:
             return self._native.run(callable, *args, **kwargs)
         except RuntimeError as exc:

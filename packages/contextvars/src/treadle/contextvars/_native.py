@@ -12,6 +12,10 @@ The names come from ``_contextvars``, not ``contextvars``, so that this package 
 working when something has put ``treadle.contextvars`` in ``sys.modules['contextvars']``
 (as the conformance runs do). The module is the same on every supported version
 (3.10-3.14): nothing here depends on the Python version.
+
+:func:`publish` is the package's own copy of the rule every treadle package follows
+(``treadle.thread_core.support.publish``), written out here because this package depends
+on nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from _contextvars import Context as NativeContext
 from _contextvars import ContextVar as NativeContextVar
 from _contextvars import Token as NativeToken
 from _contextvars import copy_context as native_copy_context
+from collections.abc import MutableMapping
+from types import FunctionType
 
 __all__ = [
     "NATIVE_MISSING",
@@ -27,6 +33,19 @@ __all__ = [
     "NativeContextVar",
     "NativeToken",
     "native_copy_context",
+    "publish",
 ]
 
 NATIVE_MISSING: object = NativeToken.MISSING
+
+
+def publish(namespace: MutableMapping[str, object]) -> None:
+    """Give each class and function of the package's ``__all__`` the package as module.
+
+    Called last in ``__init__`` with ``globals()``; names from elsewhere keep theirs.
+    """
+    package = str(namespace["__name__"])
+    for name in namespace["__all__"]:  # type: ignore[attr-defined]
+        obj = namespace[name]
+        if isinstance(obj, (type, FunctionType)) and obj.__module__.startswith(package + "."):
+            obj.__module__ = package
