@@ -17,7 +17,7 @@ import collections.abc
 import reprlib
 from collections.abc import Callable, ItemsView, Iterator, KeysView, ValuesView
 from types import GenericAlias, TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, final, overload
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, final, overload
 
 from ._native import (
     NATIVE_MISSING,
@@ -286,7 +286,7 @@ class Token(_Generic[_T], _NoPickle, metaclass=_TokenMeta):
     # ``_used`` is set by a successful reset only: set() does not pay for it.
     __slots__ = ("_native", "_used", "_var")
 
-    MISSING: Any = _MISSING
+    MISSING: ClassVar[object] = _MISSING
     """The marker :attr:`old_value` holds when the variable had no value before."""
 
     __hash__ = None  # type: ignore[assignment]  # unhashable, as in the stdlib

@@ -34,6 +34,11 @@ __all__ = ["Empty", "Full", "LifoQueue", "PriorityQueue", "Queue", "ShutDown"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+if TYPE_CHECKING:
+    # Items a PriorityQueue can order: what typeshed asks of them too.
+    from _typeshed import SupportsRichComparisonT as _Ordered
+else:
+    _Ordered = TypeVar("_Ordered")
 
 # How many times a thread that finds the mutex taken gives up the GIL before it blocks.
 _YIELDS = 20
@@ -339,11 +344,13 @@ class Queue(Generic[_T]):
         return item
 
 
-class PriorityQueue(Queue[_T]):
+class PriorityQueue(Queue[_Ordered]):
     """A queue that hands out its lowest item first (kept as a heap).
 
     Items are often tuples ``(priority, data)``; they must be comparable.
     """
+
+    queue: list[_Ordered]
 
     def _init(self, maxsize: int) -> None:
         self.queue = []
@@ -351,16 +358,17 @@ class PriorityQueue(Queue[_T]):
     def _qsize(self) -> int:
         return len(self.queue)
 
-    def _put(self, item: _T) -> None:
+    def _put(self, item: _Ordered) -> None:
         heappush(self.queue, item)
 
-    def _get(self) -> _T:
-        item: _T = heappop(self.queue)
-        return item
+    def _get(self) -> _Ordered:
+        return heappop(self.queue)
 
 
 class LifoQueue(Queue[_T]):
     """A queue that hands out the item put last first (a stack)."""
+
+    queue: list[_T]
 
     def _init(self, maxsize: int) -> None:
         self.queue = []
@@ -372,5 +380,4 @@ class LifoQueue(Queue[_T]):
         self.queue.append(item)
 
     def _get(self) -> _T:
-        item: _T = self.queue.pop()
-        return item
+        return self.queue.pop()
