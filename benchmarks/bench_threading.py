@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading as std
 import time
+import timeit
 from collections.abc import Callable
 from typing import Any
 
@@ -119,11 +120,7 @@ def _start_join(module: Any) -> Timed:
 
 def _lock_creation(module: Any) -> Timed:
     def run(n: int) -> float:
-        make = module.Lock
-        t0 = time.perf_counter()
-        for _ in range(n):
-            make()
-        return time.perf_counter() - t0
+        return timeit.Timer(module.Lock).timeit(n)
 
     return run
 
