@@ -106,19 +106,21 @@ def test_shrinking_maxsize(impl: ModuleType) -> None:
     assert q.qsize() == 4
 
 
-def test_blocking_get_woken_by_put(impl: ModuleType) -> None:
+@pytest.mark.parametrize("timeout", [None, 60])
+def test_blocking_get_woken_by_put(impl: ModuleType, timeout: float | None) -> None:
     q = impl.Queue()
-    t, out = _run(q.get)
+    t, out = _run(lambda: q.get(timeout=timeout))
     _wait_parked(q.not_empty)
     q.put(42)
     t.join()
     assert out == [42]
 
 
-def test_blocking_put_woken_by_get(impl: ModuleType) -> None:
+@pytest.mark.parametrize("timeout", [None, 60])
+def test_blocking_put_woken_by_get(impl: ModuleType, timeout: float | None) -> None:
     q = impl.Queue(1)
     q.put(1)
-    t, out = _run(lambda: q.put(2))
+    t, out = _run(lambda: q.put(2, timeout=timeout))
     _wait_parked(q.not_full)
     assert q.get() == 1
     t.join()
@@ -151,26 +153,6 @@ def test_put_and_get_wait_for_a_holder_of_the_mutex(impl: ModuleType) -> None:
     assert get_out == [5]
     assert q.empty()
     assert not q.mutex.locked()
-
-
-def test_timed_get_woken_by_put(impl: ModuleType) -> None:
-    q = impl.Queue()
-    t, out = _run(lambda: q.get(timeout=60))
-    _wait_parked(q.not_empty)
-    q.put(7)
-    t.join()
-    assert out == [7]
-
-
-def test_timed_put_woken_by_get(impl: ModuleType) -> None:
-    q = impl.Queue(1)
-    q.put(1)
-    t, out = _run(lambda: q.put(2, timeout=60))
-    _wait_parked(q.not_full)
-    assert q.get() == 1
-    t.join()
-    assert out == [None]
-    assert q.get() == 2
 
 
 def test_each_put_wakes_one_getter(impl: ModuleType) -> None:
