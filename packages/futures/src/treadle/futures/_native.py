@@ -12,7 +12,13 @@ import concurrent.futures._base as _std_base
 import os
 import sys
 
-__all__ = ["Error", "TimeoutError", "default_max_workers"]
+from treadle import threading as _threading
+
+__all__ = ["Error", "TimeoutError", "default_max_workers", "register_atexit"]
+
+# threading's hook for what must run at exit before atexit handlers (joining the pools'
+# workers), private in the stdlib and, as its mirror, in treadle.threading.
+register_atexit = _threading._register_atexit
 
 # The stdlib's base class of CancelledError, TimeoutError (before 3.11), InvalidStateError
 # and BrokenExecutor; CPython's tests and some programs catch it by this name.

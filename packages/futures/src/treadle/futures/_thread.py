@@ -33,7 +33,7 @@ from treadle.thread_core.support import check_timeout, wait_gate
 
 from . import _base
 from ._base import LOGGER, Future, TimeoutError
-from ._native import default_max_workers
+from ._native import default_max_workers, register_atexit
 
 __all__ = ["BrokenThreadPool", "ThreadPoolExecutor"]
 
@@ -205,7 +205,7 @@ def _after_fork_in_child() -> None:
         pool.threads = set()
 
 
-_threading._register_atexit(_python_exit)
+register_atexit(_python_exit)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
