@@ -149,45 +149,36 @@ class scheduler:  # the stdlib's name
         until the next one (None if there is none). An exception raised by an action
         propagates; the events left stay scheduled.
         """
+        # One loop, everything it reads bound to a local: per event it takes the lock,
+        # drops cancelled entries met at the top of the heap, and either takes the first
+        # event off (its time has come) or learns how long to wait for it.
+        lock = self._lock
+        heap = self._heap
+        live = self._live
+        timefunc = self.timefunc
         delayfunc = self.delayfunc
-        run_due = self._run_due
         while True:
-            wait = run_due()
-            if wait is None:
-                return None
-            if not wait:
-                delayfunc(0)  # an event ran: let other threads run
+            with lock:
+                while heap:
+                    when, _, sequence, action, argument, kwargs = heap[0]
+                    if not self._dead or sequence in live:
+                        break
+                    heappop(heap)
+                    self._dead -= 1
+                else:
+                    return None
+                wait = when - timefunc()
+                if wait <= 0:
+                    # Off the heap before the lock is dropped: nobody else runs it.
+                    heappop(heap)
+                    del live[sequence]
+            if wait <= 0:
+                action(*argument, **kwargs)
+                delayfunc(0)  # let other threads run
             elif blocking:
                 delayfunc(wait)  # then look again: an earlier event may have come in
             else:
                 return wait
-
-    def _run_due(self) -> float | None:
-        """Run the first event if its time has come and return 0.
-
-        Otherwise return how long until it is due, or None when no event is left.
-        Cancelled events met at the top of the heap are dropped on the way.
-        """
-        with self._lock:
-            heap = self._heap
-            live = self._live
-            while heap:
-                when, _, sequence, action, argument, kwargs = heap[0]
-                if self._dead and sequence not in live:
-                    heappop(heap)
-                    self._dead -= 1
-                    continue
-                wait = when - self.timefunc()
-                if wait > 0:
-                    return wait
-                # Off the heap before the lock is dropped: nobody else runs it.
-                heappop(heap)
-                del live[sequence]
-                break
-            else:
-                return None
-        action(*argument, **kwargs)
-        return 0
 
     @property
     def queue(self) -> list[Event]:
