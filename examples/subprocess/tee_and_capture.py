@@ -1,7 +1,8 @@
 """Watch a command's output as it runs and still get all of it back: ``run(tee=...)``.
 
 ``tee=True`` copies the child's output to this program's stdout/stderr as it arrives;
-``tee=callable`` receives each line (text mode) instead, here to prefix and count them.
+``tee=callable`` receives each piece as ``(stream name, line)`` instead ("stdout" or
+"stderr"; whole lines in text mode), here to label and count them.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ print("-- tee=callable: each line goes to our own handler")
 seen: list[str] = []
 
 
-def show(line: str) -> None:
+def show(stream: str, line: str) -> None:
     seen.append(line)
-    print(f"  [child] {line}", end="")
+    print(f"  [child {stream}] {line}", end="")
 
 
-result = subprocess.run(CHILD, tee=show, text=True, stderr=subprocess.STDOUT)
-print(f"handler saw {len(seen)} lines; result.stdout has {len(result.stdout)} characters")
+result = subprocess.run(CHILD, tee=show, text=True)
+print(f"handler saw {len(seen)} lines; captured {len(result.stdout)} + {len(result.stderr)} characters")

@@ -33,6 +33,9 @@ def _sched_like(**extra: object) -> types.ModuleType:
 def test_names_come_from_314() -> None:
     assert stdlib_public_names("sched") == {"Event", "scheduler"}
     assert "ShutDown" in stdlib_public_names("queue")
+    # Parameters new since 3.10 are in the data as "function(parameter)": not names.
+    assert "getoutput" in stdlib_public_names("subprocess")
+    assert not any("(" in name for name in stdlib_public_names("subprocess"))
 
 
 def test_a_clean_module_has_no_problems() -> None:

@@ -28,8 +28,12 @@ def _surface() -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def stdlib_public_names(stdlib: str) -> frozenset[str]:
-    """The names 3.14's *stdlib* module offers the public: no leading underscore."""
-    return frozenset(n for n in _surface()[stdlib] if not n.startswith("_"))
+    """The names 3.14's *stdlib* module offers the public: no leading underscore.
+
+    The data also lists parameters added since 3.10 as ``function(parameter)``; those are
+    not names of the module and are left out.
+    """
+    return frozenset(n for n in _surface()[stdlib] if n.isidentifier() and not n.startswith("_"))
 
 
 def _public_module(name: str) -> bool:
