@@ -32,4 +32,5 @@ def show(stream: str, line: str) -> None:
 
 
 result = subprocess.run(CHILD, tee=show, text=True)
-print(f"handler saw {len(seen)} lines; captured {len(result.stdout)} + {len(result.stderr)} characters")
+out, err = len(result.stdout), len(result.stderr)
+print(f"handler saw {len(seen)} lines; captured {out} + {err} characters")

@@ -178,11 +178,6 @@ def test_max_pending_bounds_map_producer() -> None:
             TypeError,
             "'submit_timeout' must be a real number or None, not str",
         ),
-        (
-            {"max_pending": 2, "submit_timeout": True},
-            TypeError,
-            "'submit_timeout' must be a real number or None, not bool",
-        ),
         ({"submit_timeout": 1.0}, ValueError, "'submit_timeout' needs 'max_pending'"),
     ],
 )

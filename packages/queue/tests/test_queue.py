@@ -188,10 +188,13 @@ def test_timeout_of_wrong_type(impl: ModuleType) -> None:
         q.put(1, timeout="1")
 
 
-@pytest.mark.stdlib_differs("the stdlib takes True for one second")
-def test_bool_timeout_is_refused(impl: ModuleType) -> None:
-    with pytest.raises(TypeError, match="'timeout' must be a real number or None, not bool"):
-        impl.Queue().get(timeout=True)
+def test_bool_timeout_counts_as_seconds(impl: ModuleType) -> None:
+    # As in the stdlib: True is one second, False is zero (do not wait).
+    q = impl.Queue()
+    q.put(1)
+    assert q.get(timeout=True) == 1
+    with pytest.raises(impl.Empty):
+        q.get(timeout=False)
 
 
 def test_nan_timeout() -> None:

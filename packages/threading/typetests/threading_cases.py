@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading as std_threading
+
 from typing_extensions import assert_type
 
 from treadle import threading
 
-assert_type(threading.current_thread(), threading.Thread)
+# A thread the stdlib started is reported as the stdlib's object.
+assert_type(threading.current_thread(), threading.Thread | std_threading.Thread)
 assert_type(threading.main_thread(), threading.Thread)
-assert_type(threading.enumerate(), list[threading.Thread])
+assert_type(threading.enumerate(), list[threading.Thread | std_threading.Thread])
 assert_type(threading.active_count(), int)
 
 lock = threading.Lock()
@@ -43,5 +46,5 @@ threading.Thread(target=3)  # type: ignore[arg-type]
 threading.Timer("soon", print)  # type: ignore[arg-type]
 threading.Lock(1)  # type: ignore[call-arg]
 cond.wait_for(3)  # type: ignore[arg-type]
-missing = threading.current_thread().no_such_attribute  # type: ignore[attr-defined]
+missing = threading.current_thread().no_such_attribute  # type: ignore[union-attr]
 threading.Event().wait("1")  # type: ignore[arg-type]

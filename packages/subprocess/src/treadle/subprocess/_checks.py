@@ -33,8 +33,6 @@ def timeout_seconds(timeout: object) -> float | None:
     wait"), and so is a bool, which the stdlib's arithmetic takes as 0 or 1 second;
     anything else is a TypeError and NaN a ValueError, both naming ``timeout``.
     """
-    if type(timeout) is bool:
-        return float(timeout)
     return check_timeout(timeout)
 
 

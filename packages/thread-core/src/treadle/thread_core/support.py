@@ -37,15 +37,15 @@ def check_timeout(timeout: object, name: str = "timeout", *, negative: bool = Tr
 
     *name* is the argument's name in the caller's signature and appears in the message
     of the :exc:`TypeError` (not a real number) or :exc:`ValueError` (NaN; a negative
-    value when *negative* is false) raised for a bad value. A bool is refused: ``True``
-    is an int to Python, but never a length of time to the caller who wrote it.
+    value when *negative* is false) raised for a bad value. A bool counts as the int it
+    is (``True`` is one second), as every stdlib timeout takes it.
     """
     if timeout is None:
         return None
     kind = type(timeout)
     if kind is float or kind is int:
         value = float(timeout)  # type: ignore[arg-type]
-    elif isinstance(timeout, Real) and kind is not bool:
+    elif isinstance(timeout, Real):
         value = float(timeout)
     else:
         raise TypeError(f"{name!r} must be a real number or None, not {kind.__name__}")

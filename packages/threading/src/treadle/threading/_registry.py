@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading as _std
 import warnings
 import weakref
 from types import ModuleType
@@ -100,23 +101,23 @@ class _ShutdownLocks:
 shutdown_locks = _ShutdownLocks()
 
 
-def current_thread() -> Thread:
+def current_thread() -> Thread | _std.Thread:
     """Return the Thread object of the calling thread.
 
     A thread the stdlib's ``threading`` started is returned as the stdlib's object
-    (which offers the same attributes); a thread nobody registered gets a dummy
-    Thread, alive and daemonic, that cannot be joined.
+    (which offers the same attributes, hence the union in the return type); a thread
+    nobody registered gets a dummy Thread, alive and daemonic, that cannot be joined.
     """
     me = _get_ident()
     try:
         return active[me]
     except KeyError:
         pass
-    theirs: Any = runtime.stdlib_thread_for(me)
+    theirs = runtime.stdlib_thread_for(me)
     if theirs is None:
         return _threads.DummyThread()
     owner = runtime.owner_of(theirs)
-    return cast("Thread", theirs if owner is None else owner)
+    return theirs if owner is None else cast("Thread", owner)
 
 
 def _renamed(old: str, new: str) -> None:
@@ -124,21 +125,23 @@ def _renamed(old: str, new: str) -> None:
     warnings.warn(f"{old}() is deprecated, use {new}() instead", DeprecationWarning, stacklevel=3)
 
 
-def currentThread() -> Thread:
+def currentThread() -> Thread | _std.Thread:
     """Return :func:`current_thread` (deprecated alias)."""
     _renamed("currentThread", "current_thread")
     return current_thread()
 
 
-def enumerate() -> list[Thread]:
+def enumerate() -> list[Thread | _std.Thread]:
     """Return every live thread: those started here and those the stdlib knows.
+
+    The stdlib's threads are its own objects, hence the union in the return type.
 
     Threads whose ``start()`` is under way are included; finished ones are not.
     """
-    mine = _live()
     seen = set(active)
-    theirs: list[Any] = [t for t in runtime.stdlib_threads() if t.ident not in seen]
-    return mine + theirs
+    found: list[Thread | _std.Thread] = list(_live())
+    found.extend(t for t in runtime.stdlib_threads() if t.ident not in seen)
+    return found
 
 
 def active_count() -> int:
