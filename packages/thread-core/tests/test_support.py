@@ -85,6 +85,37 @@ def test_waiter_list_wakes_in_arrival_order() -> None:
     assert results == [True, True, True]
 
 
+def test_pop_takes_the_longest_parked_without_opening_its_gate() -> None:
+    waiters = WaiterList()
+    assert waiters.pop() is None
+    first, second = allocate_lock(), allocate_lock()
+    first.acquire()
+    second.acquire()
+    waiters._gates.extend([first, second])  # two parked threads, stood in for by gates
+    assert waiters.pop() is first
+    assert first.locked()  # still closed: the caller opens it after dropping its lock
+    assert len(waiters) == 1
+
+
+def test_a_popped_thread_whose_time_runs_out_counts_as_woken() -> None:
+    waiters = WaiterList()
+    lock = threading.Lock()
+    popped: list[object] = []
+
+    def release() -> None:
+        lock.release()
+
+    def restore(_: None) -> None:
+        lock.acquire()
+        popped.append(waiters.pop())  # a waker took this thread off just as time ran out
+
+    lock.acquire()
+    assert waiters.park(0, release, restore) is True
+    assert len(popped) == 1
+    assert popped[0] is not None
+    lock.release()
+
+
 def test_waiter_list_park_times_out_and_restores_the_lock() -> None:
     waiters = WaiterList()
     lock = threading.Lock()

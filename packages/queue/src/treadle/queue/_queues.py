@@ -224,6 +224,7 @@ class Queue(Generic[_T]):
         mutex = self.mutex
         if not mutex.acquire(False):
             _take(mutex)
+        gate = None
         try:
             if self.is_shutdown:
                 raise ShutDown
@@ -238,9 +239,12 @@ class Queue(Generic[_T]):
             self.unfinished_tasks += 1
             getters = self.not_empty
             if getters._parked:
-                getters._waiters.wake(1)
+                gate = getters._waiters.pop()
         finally:
             mutex.release()
+        # Opened once the mutex is free: the woken getter does not run into it held.
+        if gate is not None:
+            gate.release()
 
     def _wait_for_room(self, timeout: float | None) -> None:
         # The mutex is held, the queue is full and *timeout* has been checked.
@@ -267,6 +271,7 @@ class Queue(Generic[_T]):
         mutex = self.mutex
         if not mutex.acquire(False):
             _take(mutex)
+        gate = None
         try:
             if self._qsize():
                 if block and timeout is not None:
@@ -280,10 +285,13 @@ class Queue(Generic[_T]):
             item: _T = self._get()
             putters = self.not_full
             if putters._parked:
-                putters._waiters.wake(1)
-            return item
+                gate = putters._waiters.pop()
         finally:
             mutex.release()
+        # Opened once the mutex is free: the woken putter does not run into it held.
+        if gate is not None:
+            gate.release()
+        return item
 
     def _wait_for_item(self, timeout: float | None) -> None:
         # The mutex is held, the queue is empty and *timeout* has been checked.

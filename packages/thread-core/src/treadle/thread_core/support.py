@@ -146,6 +146,17 @@ class WaiterList:
             woken += 1
         return woken
 
+    def pop(self) -> LockType | None:
+        """Take the longest-parked thread off the list without waking it yet.
+
+        Returns its gate (None if nobody waits). The caller opens it with
+        ``gate.release()`` once it has dropped its own lock, so that the woken thread
+        does not run straight into that lock held (a hand-off that costs two context
+        switches). The thread counts as woken from this moment.
+        """
+        gates = self._gates
+        return gates.popleft() if gates else None
+
     def wake_all(self) -> int:
         """Wake every parked thread; return how many."""
         gates = self._gates
