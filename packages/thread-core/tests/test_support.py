@@ -151,7 +151,7 @@ def test_an_interrupted_park_hands_its_wake_up_on(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(support, "wait_gate", woken_then_interrupted)
     lock.acquire()
     with pytest.raises(KeyboardInterrupt):
-        waiters.park(None, lock.release, lambda _: lock.acquire())
+        waiters.park(30.0, lock.release, lambda _: lock.acquire())
     assert lock.locked()  # the owner's lock is held again, as after any park
     assert not other.locked()  # the lost wake-up went to the other parked thread
     assert len(waiters) == 0

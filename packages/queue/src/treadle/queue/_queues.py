@@ -74,7 +74,7 @@ class _WaitList:
     a get learns that nobody waits from one attribute, without a call.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_parked", "_waiters", "acquire", "release")
+    __slots__ = ("__weakref__", "_lock", "_parked", "_retake", "_waiters", "acquire", "release")
 
     def __init__(self, lock: LockType) -> None:
         self._lock = lock
@@ -82,6 +82,14 @@ class _WaitList:
         self._parked = 0
         self.acquire = lock.acquire
         self.release = lock.release
+
+        # What park() calls to take the mutex back, made once: a wait is on the path of
+        # every blocked put and get.
+        def retake(_: None) -> None:
+            if not lock.acquire(False):
+                _take(lock)
+
+        self._retake = retake
 
     def __enter__(self) -> bool:
         return self._lock.acquire()
@@ -92,16 +100,11 @@ class _WaitList:
     def __repr__(self) -> str:
         return f"<Condition({self._lock}, {len(self._waiters)})>"
 
-    def _drop(self) -> LockType:
-        lock = self._lock
-        lock.release()
-        return lock
-
     def _park(self, timeout: float | None) -> bool:
         """Sleep (the mutex dropped) until woken or *timeout*, a checked one, runs out."""
         self._parked += 1
         try:
-            return self._waiters.park(timeout, self._drop, _take)
+            return self._waiters.park(timeout, self.release, self._retake)
         finally:
             self._parked -= 1
 
@@ -140,10 +143,6 @@ class _WaitList:
         """Wake every waiting thread (the mutex must be held)."""
         self._held("notify")
         self._waiters.wake_all()
-
-
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else deadline - monotonic()
 
 
 class Queue(Generic[_T]):
@@ -251,7 +250,7 @@ class Queue(Generic[_T]):
         room = self.not_full
         deadline = None if timeout is None else monotonic() + timeout
         while True:
-            left = _remaining(deadline)
+            left = None if deadline is None else deadline - monotonic()
             if left is not None and left <= 0.0:
                 raise Full
             room._park(left)
@@ -298,7 +297,7 @@ class Queue(Generic[_T]):
         items = self.not_empty
         deadline = None if timeout is None else monotonic() + timeout
         while True:
-            left = _remaining(deadline)
+            left = None if deadline is None else deadline - monotonic()
             if left is not None and left <= 0.0:
                 raise Empty
             items._park(left)

@@ -118,7 +118,8 @@ class WaiterList:
         gates.append(gate)
         saved = release()
         try:
-            woken = wait_gate(gate, timeout)
+            # An untimed wait, the common case, blocks on the gate without another call.
+            woken = gate.acquire() if timeout is None else wait_gate(gate, timeout)
         except BaseException:
             restore(saved)
             if not self._withdraw(gate):
