@@ -152,11 +152,8 @@ class scheduler:  # the stdlib's name
         # One loop, everything it reads bound to a local: per event it takes the lock,
         # drops cancelled entries met at the top of the heap, and either takes the first
         # event off (its time has come) or learns how long to wait for it.
-        lock = self._lock
-        heap = self._heap
-        live = self._live
-        timefunc = self.timefunc
-        delayfunc = self.delayfunc
+        lock, heap, live = self._lock, self._heap, self._live
+        clock, pause = self.timefunc, self.delayfunc
         while True:
             with lock:
                 while heap:
@@ -167,16 +164,16 @@ class scheduler:  # the stdlib's name
                     self._dead -= 1
                 else:
                     return None
-                wait = when - timefunc()
+                wait = when - clock()
                 if wait <= 0:
                     # Off the heap before the lock is dropped: nobody else runs it.
                     heappop(heap)
                     del live[sequence]
             if wait <= 0:
                 action(*argument, **kwargs)
-                delayfunc(0)  # let other threads run
+                pause(0)  # let other threads run
             elif blocking:
-                delayfunc(wait)  # then look again: an earlier event may have come in
+                pause(wait)  # then look again: an earlier event may have come in
             else:
                 return wait
 

@@ -81,13 +81,11 @@ def _exec_candidates(program: bytes, env: Mapping[Any, Any] | None) -> tuple[byt
 
 
 def _env_block(env: Mapping[Any, Any]) -> list[bytes]:
-    block = []
-    for name, value in env.items():
-        key = os.fsencode(name)
-        if b"=" in key:
-            raise ValueError("illegal environment variable name")
-        block.append(key + b"=" + os.fsencode(value))
-    return block
+    # execve() takes NAME=VALUE strings; a name holding '=' would be split wrongly there.
+    pairs = [(os.fsencode(name), os.fsencode(value)) for name, value in env.items()]
+    if any(b"=" in name for name, _ in pairs):
+        raise ValueError("illegal environment variable name")
+    return [b"=".join(pair) for pair in pairs]
 
 
 class ChildSpec(NamedTuple):
