@@ -1,0 +1,252 @@
+"""Pickling between processes: the pickler, and passing file descriptors.
+
+:class:`ForkingPickler` is a :class:`pickle.Pickler` whose dispatch table is
+:mod:`copyreg`'s plus the reducers registered here with :func:`register` (sockets,
+connections, bound methods, ``functools.partial``). A descriptor travels as a
+:func:`DupFd`: while a spawn or forkserver child is being prepared, the child simply
+inherits a duplicate; to a process that is already running, the descriptor is passed over
+a unix socket by the resource sharer (:mod:`._resource_sharer`).
+"""
+
+from __future__ import annotations
+
+import copyreg
+import functools
+import io
+import os
+import pickle
+import socket
+from abc import ABCMeta
+from collections.abc import Callable, Iterable
+from typing import IO, Any, ClassVar, Protocol
+
+__all__ = [
+    "HAVE_SEND_HANDLE",
+    "AbstractReducer",
+    "DupFd",
+    "ForkingPickler",
+    "dump",
+    "recv_handle",
+    "recvfds",
+    "register",
+    "send_handle",
+    "sendfds",
+]
+
+#: Whether descriptors can be passed between processes (SCM_RIGHTS over unix sockets).
+HAVE_SEND_HANDLE = hasattr(socket, "SCM_RIGHTS") and hasattr(socket, "send_fds")
+
+_Reduce = Callable[[Any], "str | tuple[Any, ...]"]
+
+
+class ForkingPickler(pickle.Pickler):
+    """The pickler used for everything sent between processes.
+
+    Its dispatch table is :mod:`copyreg`'s, with the reducers given to :meth:`register`
+    on top (they win over copyreg's).
+    """
+
+    _extra_reducers: ClassVar[dict[type, _Reduce]] = {}
+
+    def __init__(self, file: IO[bytes], protocol: int | None = None, **kwargs: Any) -> None:
+        """Pickle into *file*, as :class:`pickle.Pickler` does."""
+        super().__init__(file, protocol, **kwargs)
+        table = dict(copyreg.dispatch_table)
+        table.update(self._extra_reducers)
+        self.dispatch_table = table
+
+    @classmethod
+    def register(cls, type: type, reduce: _Reduce) -> None:
+        """Pickle instances of *type* with *reduce* (a ``__reduce__``-like function)."""
+        cls._extra_reducers[type] = reduce
+
+    @classmethod
+    def dumps(cls, obj: object, protocol: int | None = None) -> memoryview:
+        """Return the pickle of *obj* as a memoryview of bytes."""
+        out = io.BytesIO()
+        cls(out, protocol).dump(obj)
+        return out.getbuffer()
+
+    loads = staticmethod(pickle.loads)
+
+
+register = ForkingPickler.register
+
+
+def dump(obj: object, file: IO[bytes], protocol: int | None = None) -> None:
+    """Write the pickle of *obj* to *file* with :class:`ForkingPickler`."""
+    ForkingPickler(file, protocol).dump(obj)
+
+
+# Descriptor passing ------------------------------------------------------------------
+#
+# The stdlib's framing, kept so that either end may be a stdlib process: one data byte,
+# the number of descriptors modulo 256, with the descriptors as SCM_RIGHTS ancillary
+# data; the receiver acknowledges with b"A".
+
+_ACK = b"A"
+
+
+def sendfds(sock: socket.socket, fds: Iterable[int]) -> None:
+    """Send the descriptors *fds* over the unix socket *sock*."""
+    fd_list = list(fds)
+    socket.send_fds(sock, [bytes((len(fd_list) & 0xFF,))], fd_list)
+    if sock.recv(1) != _ACK:
+        raise RuntimeError("did not receive acknowledgement of fd")
+
+
+def recvfds(sock: socket.socket, size: int) -> list[int]:
+    """Receive *size* descriptors sent with :func:`sendfds` over *sock*."""
+    data, fds, _flags, _addr = socket.recv_fds(sock, 1, size)
+    if not data and not fds:
+        raise EOFError
+    try:
+        sock.send(_ACK)
+    except BaseException:
+        _close_all(fds)
+        raise
+    if not data or not fds or len(fds) & 0xFF != data[0]:
+        _close_all(fds)
+        raise RuntimeError(f"Invalid data received: {len(fds)} descriptors for {data!r}")
+    return list(fds)
+
+
+def _close_all(fds: Iterable[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+def _with_socket(conn: _HasFileno, action: Callable[[socket.socket], Any]) -> Any:
+    # A socket object over the connection's own descriptor, detached afterwards so the
+    # descriptor stays the connection's (no dup, nothing to close).
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=conn.fileno())
+    try:
+        return action(sock)
+    finally:
+        sock.detach()
+
+
+def send_handle(conn: _HasFileno, handle: int, destination_pid: int | None) -> None:
+    """Send the descriptor *handle* over the unix-socket connection *conn*."""
+    _with_socket(conn, lambda sock: sendfds(sock, [handle]))
+
+
+def recv_handle(conn: _HasFileno) -> int:
+    """Receive one descriptor sent with :func:`send_handle` over *conn*."""
+    fd: int = _with_socket(conn, lambda sock: recvfds(sock, 1)[0])
+    return fd
+
+
+class _ChildFd:
+    """A descriptor a spawn or forkserver child inherits under a known number."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[type[_ChildFd], tuple[int]]:
+        return _ChildFd, (self.fd,)
+
+    def detach(self) -> int:
+        """Return the descriptor, in the child."""
+        return self.fd
+
+
+class _Detachable(Protocol):
+    def detach(self) -> int: ...
+
+
+def DupFd(fd: int) -> _Detachable:
+    """Wrap *fd* so that the process that unpickles the wrapper gets a duplicate of it.
+
+    ``DupFd(fd).detach()`` in the receiving process returns the descriptor.
+    """
+    from . import _context  # noqa: PLC0415 - _context imports this module
+
+    popen = _context.get_spawning_popen()
+    if popen is not None:
+        return _ChildFd(popen.duplicate_for_child(fd))
+    if not HAVE_SEND_HANDLE:
+        raise ValueError("SCM_RIGHTS appears not to be available")
+    from . import _resource_sharer  # noqa: PLC0415 - starts a thread: only when needed
+
+    return _resource_sharer.DupFd(fd)
+
+
+# Reducers ----------------------------------------------------------------------------
+
+
+def _reduce_method(m: Any) -> tuple[Any, ...]:
+    return getattr, (m.__self__, m.__func__.__name__)
+
+
+def _reduce_method_descriptor(m: Any) -> tuple[Any, ...]:
+    return getattr, (m.__objclass__, m.__name__)
+
+
+def _rebuild_partial(
+    func: Callable[..., Any], args: tuple[Any, ...], keywords: dict[str, Any]
+) -> Any:
+    return functools.partial(func, *args, **keywords)
+
+
+def _reduce_partial(p: functools.partial[Any]) -> tuple[Any, ...]:
+    return _rebuild_partial, (p.func, p.args, p.keywords or {})
+
+
+def _rebuild_socket(df: _Detachable, family: int, type: int, proto: int) -> socket.socket:
+    return socket.socket(family, type, proto, fileno=df.detach())
+
+
+def _reduce_socket(s: socket.socket) -> tuple[Any, ...]:
+    return _rebuild_socket, (DupFd(s.fileno()), s.family, s.type, s.proto)
+
+
+class _Probe:
+    def method(self) -> None:
+        """Only here so that its bound method gives the bound-method type."""
+
+
+def _register_defaults() -> None:
+    register(type(_Probe().method), _reduce_method)
+    register(type(list.append), _reduce_method_descriptor)
+    register(type(int.__add__), _reduce_method_descriptor)
+    register(functools.partial, _reduce_partial)
+    register(socket.socket, _reduce_socket)
+
+
+_register_defaults()
+
+
+class AbstractReducer(metaclass=ABCMeta):  # noqa: B024 - the stdlib's ABC has no abstract method
+    """Base class of a replacement for the reduction machinery (a context's ``reducer``).
+
+    It offers this module's functions as attributes; instantiating it (re)registers the
+    default reducers.
+    """
+
+    ForkingPickler = ForkingPickler
+    register = staticmethod(register)
+    dump = staticmethod(dump)
+    send_handle = staticmethod(send_handle)
+    recv_handle = staticmethod(recv_handle)
+    sendfds = staticmethod(sendfds)
+    recvfds = staticmethod(recvfds)
+    DupFd = staticmethod(DupFd)
+    _reduce_method = staticmethod(_reduce_method)
+    _reduce_method_descriptor = staticmethod(_reduce_method_descriptor)
+    _rebuild_partial = staticmethod(_rebuild_partial)
+    _reduce_socket = staticmethod(_reduce_socket)
+    _rebuild_socket = staticmethod(_rebuild_socket)
+
+    def __init__(self, *args: object) -> None:
+        """Register the default reducers again."""
+        _register_defaults()

@@ -1,0 +1,35 @@
+"""treadle.multiprocessing.reduction: pickling between processes (3.14's names).
+
+:class:`ForkingPickler`, :func:`register`, :func:`dump`, descriptor passing
+(:func:`send_handle`, :func:`recv_handle`, :func:`sendfds`, :func:`recvfds`,
+:func:`DupFd`) and :class:`AbstractReducer`, the base of a context's ``reducer``.
+"""
+
+from treadle.thread_core.support import publish as _publish
+
+from ._reduction import (
+    HAVE_SEND_HANDLE,  # noqa: F401 - not in __all__ (nor the stdlib's); CPython's tests read it
+    AbstractReducer,
+    DupFd,
+    ForkingPickler,
+    dump,
+    recv_handle,
+    recvfds,
+    register,
+    send_handle,
+    sendfds,
+)
+
+__all__ = [
+    "AbstractReducer",
+    "DupFd",
+    "ForkingPickler",
+    "dump",
+    "recv_handle",
+    "recvfds",
+    "register",
+    "send_handle",
+    "sendfds",
+]
+
+_publish(globals())
