@@ -63,6 +63,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run only this test module of the targets (repeatable)",
     )
     parser.add_argument(
+        "--select",
+        action="append",
+        metavar="TESTID",
+        help="run only the tests this covers: a test id, a prefix of ids or a class name "
+        "(repeatable; replaces the targets' own select)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -102,10 +109,10 @@ class _Baselines:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._runs: dict[tuple[str, str, tuple[str, ...]], ModuleRun] = {}
-        self._locks: dict[tuple[str, str, tuple[str, ...]], threading.Lock] = {}
+        self._runs: dict[tuple[object, ...], ModuleRun] = {}
+        self._locks: dict[tuple[object, ...], threading.Lock] = {}
 
-    def get(self, key: tuple[str, str, tuple[str, ...]], make: Any) -> ModuleRun:
+    def get(self, key: tuple[object, ...], make: Any) -> ModuleRun:
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -126,11 +133,13 @@ def run_cell(
     """Every test module of *target* on *interpreter*: the results-file content."""
     state = args.state_dir or args.root / ".conformance"
     venv = _execute.ensure_venv(state, interpreter)
+    select = tuple(args.select) if args.select else target.select
     spec = {
         "target": target.name,
         "substitute": target.substitute,
         "preload": list(target.preload),
         "src": [str(p) for p in target.src_paths(args.root)],
+        "fallback": list(target.fallback),
     }
     version = interpreter.version
     report: dict[str, Any] = {
@@ -141,6 +150,8 @@ def run_cell(
         "status": "ok",
         "substitute": target.substitute,
         "preload": list(target.preload),
+        "fallback": list(target.fallback),
+        "select": list(select),
         "modules": {},
     }
     for test in tests:
@@ -161,9 +172,11 @@ def run_cell(
                 test_timeout=target.test_timeout,
                 resources=target.resources,
                 test_paths=tuple(args.test_path),
+                select=select,
             )
 
-        baseline = baselines.get((version, test, target.resources), baseline_run)
+        # The same selection for both runs: the score compares like with like.
+        baseline = baselines.get((version, test, target.resources, select), baseline_run)
         treadle = _execute.run_module(
             venv,
             test,
@@ -174,6 +187,7 @@ def run_cell(
             test_timeout=target.test_timeout,
             resources=target.resources,
             test_paths=tuple(args.test_path),
+            select=select,
         )
         scored = score(baseline, treadle, exclusions.get(test, []), version)
         report["modules"][test] = {
@@ -188,8 +202,44 @@ def run_cell(
             f"{baseline.counts()['run']} in {baseline.seconds:.1f}s, treadle "
             f"{treadle.counts()['passed']}/{treadle.counts()['run']} in {treadle.seconds:.1f}s, "
             f"score {main['passed']}/{main['of']}"
+            + (f" ({treadle.status}: {treadle.message})" if treadle.status != "ok" else "")
         )
     return report
+
+
+def _target_notes(reports: list[dict[str, Any]]) -> list[str]:
+    """Per target: the fallback modules, and the select entries that matched nothing."""
+    notes: list[str] = []
+    seen: set[str] = set()
+    for report in reports:
+        name = report["target"]
+        if report["status"] != "ok":
+            continue
+        if report.get("fallback") and name not in seen:
+            notes.append(
+                f"{name}: fallback to the stdlib's own source (not treadle's code; their tests "
+                f"belong to later work and are not treadle's score): "
+                + ", ".join(report["fallback"])
+            )
+        seen.add(name)
+        modules = [m for m in report["modules"].values() if m["status"] == "ok"]
+        unmatched = [m["baseline"].get("select_unmatched") for m in modules]
+        if report.get("select") and modules and all(u is not None for u in unmatched):
+            never = [e for e in report["select"] if all(e in (u or ()) for u in unmatched)]
+            if never:
+                notes.append(
+                    f"{name} / {report['python']}: select matched no test: {', '.join(never)}"
+                )
+        loaded = sorted(
+            {
+                fallen
+                for module in report["modules"].values()
+                for fallen in module.get("treadle", {}).get("proof", {}).get("fallback_loaded", [])
+            }
+        )
+        if loaded:
+            notes.append(f"{name} / {report['python']}: loaded as fallback: {', '.join(loaded)}")
+    return notes
 
 
 def _pct(block: dict[str, Any]) -> str:
@@ -248,6 +298,9 @@ def render_table(reports: list[dict[str, Any]]) -> str:
                 for tid in sc["new_passes"][:FAILED_SHOWN]:
                     details.append(f"  passes only with treadle: {_short_id(tid, test)}")
     out = "\n".join(lines)
+    notes = _target_notes(reports)
+    if notes:
+        out += "\n\n" + "\n".join(notes)
     if details:
         out += "\n\nNot passing with treadle (tests that pass in the baseline):\n"
         out += "\n".join(details)

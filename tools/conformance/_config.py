@@ -23,6 +23,8 @@ _TARGET_KEYS = {
     "python": "versions to run on (default: all)",
     "resources": "test.support resources to enable (default: DEFAULT_RESOURCES)",
     "test-timeout": "seconds one test may run before it counts as hung",
+    "fallback": "submodules of a substituted module loaded from the stdlib's source file",
+    "select": "test-id prefixes or class names: run only the tests they match",
 }
 
 
@@ -60,6 +62,8 @@ class Target:
     python: tuple[str, ...] = SUPPORTED_VERSIONS
     resources: tuple[str, ...] = DEFAULT_RESOURCES
     test_timeout: float = 60.0
+    fallback: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()
 
     def src_paths(self, root: Path) -> list[Path]:
         """The src folders as absolute paths."""
@@ -117,6 +121,23 @@ def parse_target(name: str, table: Any, where: str) -> Target:
     bad = [v for v in python if v not in SUPPORTED_VERSIONS]
     if bad:
         raise ConfigError(f"{here}: python {bad} not among {list(SUPPORTED_VERSIONS)}")
+    fallback = _str_list(table.get("fallback", []), here, "fallback")
+    for module in fallback:
+        if (
+            not _NAME.match(module)
+            or module in substitute
+            or not any(module.startswith(std + ".") for std in substitute)
+        ):
+            raise ConfigError(
+                f"{here}: fallback {module!r} is not a submodule of a substituted module "
+                f"{sorted(substitute)}; a substituted module itself never falls back"
+            )
+    select = _str_list(table.get("select", []), here, "select")
+    for entry in select:
+        if not _NAME.match(entry):
+            raise ConfigError(
+                f"{here}: select {entry!r} is not a test id, a prefix of ids or a class name"
+            )
     timeout = table.get("test-timeout", 60.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigError(f"{here}: test-timeout must be a positive number of seconds")
@@ -129,6 +150,8 @@ def parse_target(name: str, table: Any, where: str) -> Target:
         python=python,
         resources=_str_list(table.get("resources", list(DEFAULT_RESOURCES)), here, "resources"),
         test_timeout=float(timeout),
+        fallback=fallback,
+        select=select,
     )
 
 

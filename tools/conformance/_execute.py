@@ -261,8 +261,11 @@ def run_module(
     resources: tuple[str, ...] = (),
     max_restarts: int = MAX_RESTARTS,
     test_paths: tuple[str, ...] = (),
+    select: tuple[str, ...] = (),
 ) -> ModuleRun:
     """Run *test* in *venv*, baseline (``spec`` None) or treadle; recover from hangs/crashes.
+
+    *select* (entries as in targets.toml) restricts the run to the tests it covers.
 
     Raises :class:`Refused` when the test process says the substitution is not in force.
     """
@@ -301,6 +304,8 @@ def run_module(
         json.dumps(expect),
         "--resources",
         json.dumps(list(resources)),
+        "--select",
+        json.dumps(list(select)),
     ]
     for folder in test_paths:
         command += ["--test-path", folder]
@@ -373,7 +378,10 @@ def _absorb(run: ModuleRun, attempt: _Attempt, mode: str, log: Path) -> str | No
             )
             if event["id"] == current:
                 current = None
-        elif kind in ("import-error", "module-skip"):
+        elif kind == "loaded":
+            if run.unmatched is None:
+                run.unmatched = list(event.get("unmatched", []))
+        elif kind in ("import-error", "module-skip", "fallback-error"):
             run.status = kind
             run.message = event.get("message", "")
             run.notes.append(event.get("details", "") or run.message)
@@ -394,7 +402,7 @@ def _absorb(run: ModuleRun, attempt: _Attempt, mode: str, log: Path) -> str | No
             run.crashes.append("<at exit>")
             run.notes.append(f"exit status {attempt.returncode} after every test had run")
         return None
-    if run.status in ("import-error", "module-skip"):
+    if run.status in ("import-error", "module-skip", "fallback-error"):
         return None
     label = "hang" if attempt.timed_out else "crash"
     if current is not None:

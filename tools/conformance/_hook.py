@@ -15,6 +15,11 @@ removes afterwards. An empty variable, or no variable and no file, means "no sub
 ``substitute``  {stdlib name: treadle module name}
 ``preload``     stdlib modules imported for real first, so they keep the real modules
 ``src``         folders added to ``sys.path`` (the treadle packages' ``src``)
+``fallback``    submodules of substituted modules (and their own submodules) that treadle
+                does not provide yet: loaded from the stdlib's source file under the stdlib
+                name, so their relative imports (``from . import connection``) get treadle's
+                modules; a failure is recorded in ``FALLBACK_ERRORS`` and raised as an
+                ImportError that names the module, never answered with the real stdlib package
 ``log``         file to which every process appends one JSON line: proof that it ran
 
 This module must run on every Python the tool drives (3.10 and later) and import as little as
@@ -44,6 +49,10 @@ ACTIVE: dict[str, ModuleType] = {}
 """stdlib name -> the treadle module put in its place."""
 REAL: dict[str, ModuleType] = {}
 """stdlib name -> the real stdlib module, when it had been imported (for the proof)."""
+FALLBACK: dict[str, str] = {}
+"""Fallback module loaded in this process -> the stdlib source file it was loaded from."""
+FALLBACK_ERRORS: dict[str, str] = {}
+"""Fallback module that failed to import in this process -> why."""
 
 
 def _load_spec() -> tuple[dict[str, Any] | None, str | None]:
@@ -97,17 +106,88 @@ class _Loader:
             module.__spec__ = self.own_spec
 
 
+def _stdlib_source(fullname: str) -> tuple[str, list[str] | None] | None:
+    """The source file of the real module *fullname* (and its folders if a package), or None.
+
+    Looked up on ``sys.path`` by the path finder itself, bypassing ``sys.modules`` and the
+    substitution; only a ``.py`` source counts.
+    """
+    import importlib.machinery
+
+    parts = fullname.split(".")
+    locations: list[str] | None = None
+    spec: Any = None
+    for depth in range(1, len(parts) + 1):
+        if depth > 1 and locations is None:
+            return None  # a module where a package was needed
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), locations)
+        if spec is None:
+            return None
+        found = spec.submodule_search_locations
+        locations = list(found) if found is not None else None
+    origin = getattr(spec, "origin", None)
+    if not isinstance(origin, str) or not origin.endswith(".py"):
+        return None
+    return origin, locations
+
+
+def _fallback_spec(fullname: str, owner: str) -> Any:
+    """A spec that loads the stdlib's own source of *fullname* under that name.
+
+    *owner* is the treadle module that stands for the package *fullname* belongs to (for
+    messages). The module's package is the substituted one, so its relative imports resolve
+    to treadle's modules.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    found = _stdlib_source(fullname)
+    if found is None:
+        message = f"fallback module {fullname} has no stdlib source file"
+        FALLBACK_ERRORS[fullname] = message
+        raise ModuleNotFoundError(f"treadle conformance: {message}", name=fullname)
+    source, locations = found
+
+    class FallbackLoader(importlib.machinery.SourceFileLoader):
+        def exec_module(self, module: ModuleType) -> None:
+            try:
+                super().exec_module(module)
+            except BaseException as exc:
+                message = (
+                    f"fallback module {fullname} (the stdlib's {source}) failed to import "
+                    f"on top of {owner}: {type(exc).__name__}: {exc}"
+                )
+                FALLBACK_ERRORS.setdefault(fullname, message)
+                raise ImportError(f"treadle conformance: {message}", name=fullname) from exc
+            FALLBACK[fullname] = source
+
+    return importlib.util.spec_from_file_location(
+        fullname,
+        source,
+        loader=FallbackLoader(fullname, source),
+        submodule_search_locations=locations,
+    )
+
+
 class _Finder:
     """Meta-path finder: ``import <stdlib name>`` (or a submodule) gets the treadle module.
 
     Used when the name is not (or no longer) in ``sys.modules``, e.g. by
     ``test.support.import_helper.import_fresh_module``, which removes it before importing.
+    A name in *fallback* (or below one) gets the stdlib's source instead (see the module's
+    docstring).
     """
 
-    def __init__(self, mapping: dict[str, str]) -> None:
+    def __init__(self, mapping: dict[str, str], fallback: tuple[str, ...] = ()) -> None:
         self.mapping = mapping
+        self.fallback = fallback
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> Any:
+        for fallen in self.fallback:
+            if fullname == fallen or fullname.startswith(fallen + "."):
+                stds = [std for std in self.mapping if fullname.startswith(std + ".")]
+                owner = self.mapping[max(stds, key=len)] if stds else "treadle"
+                return _fallback_spec(fullname, owner)
         name = _target_name(self.mapping, fullname)
         if name is None:
             return None
@@ -156,7 +236,7 @@ def install(spec: dict[str, Any]) -> None:
         if parent:
             setattr(importlib.import_module(parent), child, module)
         ACTIVE[std] = module
-    sys.meta_path.insert(0, _Finder(mapping))
+    sys.meta_path.insert(0, _Finder(mapping, tuple(spec.get("fallback", ()))))
 
 
 def _log(spec: dict[str, Any]) -> None:

@@ -8,11 +8,15 @@ It must run on every Python the tool drives (3.10 and later), with the standard 
 Every line of the results file is one JSON object with an ``event`` key:
 
 ``proof``          whether the substitution is what the tool expects (before any test runs)
-``loaded``         the number of tests to run
+``loaded``         the number of tests to run (``count``), and the ``select`` entries that
+                   matched no test of the module (``unmatched``)
 ``start``          a test is starting (``id``)
 ``result``         a test finished (``id``, ``outcome``, ``message``, ``details``, ``duration``)
 ``module-skip``    the test module skipped itself while importing (``message``)
 ``import-error``   the test module could not be imported (``message``)
+``fallback-error`` a fallback module (the stdlib's source of a submodule treadle does not
+                   provide yet) failed to import on top of treadle's package (``message``);
+                   no test runs: the test module may have swallowed the ImportError
 ``done``           every test has run; what follows is interpreter shutdown
 
 Outcomes: ``pass``, ``fail``, ``error``, ``skip``, ``xfail`` (expected failure),
@@ -194,6 +198,39 @@ def filter_suite(suite: unittest.TestSuite, skip: set[str]) -> unittest.TestSuit
         return unittest.TestSuite(kept)
 
 
+def _components(text: str) -> list[str]:
+    return text.split(".")
+
+
+def select_matches(test_id: str, entry: str) -> bool:
+    """Whether the ``select`` *entry* covers *test_id*.
+
+    An entry is a run of whole dotted components of the id: a full id, a prefix of ids
+    (``test.test_x.Class``) or a part of one (``WithProcessesTestProcess``, a class name that
+    the module layout of each Python puts at a different depth; ``test_x`` for a whole test
+    module).
+    """
+    ids, parts = _components(test_id), _components(entry)
+    width = len(parts)
+    return any(ids[i : i + width] == parts for i in range(len(ids) - width + 1))
+
+
+def select_suite(
+    suite: unittest.TestSuite, select: list[str]
+) -> tuple[unittest.TestSuite, list[str]]:
+    """*suite* less the tests no entry of *select* covers, and the entries that covered none."""
+    used: set[str] = set()
+    drop: set[str] = set()
+    for test in _iter_tests(suite):
+        if test.id().startswith("unittest."):  # a loader error (_FailedTest): always kept
+            continue
+        hits = [entry for entry in select if select_matches(test.id(), entry)]
+        used.update(hits)
+        if not hits:
+            drop.add(test.id())
+    return filter_suite(suite, drop), [entry for entry in select if entry not in used]
+
+
 def _test_modules(name: str) -> list[ModuleType]:
     prefixes = (f"test.{name}", "test._test_multiprocessing")
     return [
@@ -222,6 +259,15 @@ def check_substitution(expected: dict[str, str], test_name: str) -> dict[str, An
     if hook.SPEC is None:
         problems.append("the hook found no substitution spec in the test process")
     real_modules: dict[str, Any] = dict(hook.REAL)
+    fallback: dict[str, str] = dict(getattr(hook, "FALLBACK", {}))
+    for name in sorted(fallback):
+        # A fallback module must be built on treadle's package: no stdlib sibling in it.
+        for gname, value in list(vars(sys.modules.get(name, sys)).items()):
+            vname = getattr(value, "__name__", None)
+            if type(value) is not type(sys) or not isinstance(vname, str) or vname in fallback:
+                continue
+            if any(vname == std or vname.startswith(std + ".") for std in expected):
+                problems.append(f"fallback {name}.{gname} is the stdlib {vname}")
     for std, tre in expected.items():
         treadle_module = sys.modules.get(tre)
         if treadle_module is None:
@@ -238,7 +284,12 @@ def check_substitution(expected: dict[str, str], test_name: str) -> dict[str, An
                     type(value) is type(sys) and getattr(value, "__name__", None) == std
                 ):
                     problems.append(f"{module.__name__}.{gname} is the stdlib {std}, not {tre}")
-    return {"ok": not problems, "problems": problems, "referencing": sorted(set(referencing))}
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "referencing": sorted(set(referencing)),
+        "fallback_loaded": sorted(fallback),
+    }
 
 
 def check_baseline(expected: dict[str, str], test_name: str) -> dict[str, Any]:
@@ -288,6 +339,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("baseline", "treadle"), required=True)
     parser.add_argument("--expect", default="{}", help="JSON {stdlib name: treadle name}")
     parser.add_argument("--resources", default="[]", help="JSON list for use_resources")
+    parser.add_argument("--select", default="[]", help="JSON list: run only what these cover")
     parser.add_argument(
         "--test-path", action="append", default=[], help="extra folder of the test package"
     )
@@ -345,6 +397,13 @@ def main(argv: list[str] | None = None) -> int:
                 "substitution did not take effect: " + "; ".join(proof["problems"]) + "\n"
             )
             return EXIT_REFUSED
+        hook: Any = sys.modules.get("_treadle_conformance_hook")
+        fallback_errors: dict[str, str] = dict(getattr(hook, "FALLBACK_ERRORS", None) or {})
+        if args.mode == "treadle" and fallback_errors:
+            message = "; ".join(fallback_errors[name] for name in sorted(fallback_errors))
+            details = failure[2] if failure is not None else ""
+            writer.write("fallback-error", message=_short(message, 600), details=details)
+            return EXIT_IMPORT_ERROR
         if failure is not None or module is None:
             kind, message, details = failure or ("import-error", "no module", "")
             writer.write(kind, message=message, details=details)
@@ -354,9 +413,13 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_IMPORT_ERROR
         suite = unittest.defaultTestLoader.loadTestsFromModule(module)
 
+        select: list[str] = list(json.loads(args.select))
+        unmatched: list[str] = []
+        if select:
+            suite, unmatched = select_suite(suite, select)
         if skip:
             suite = filter_suite(suite, skip)
-        writer.write("loaded", count=suite.countTestCases())
+        writer.write("loaded", count=suite.countTestCases(), unmatched=unmatched)
         result = JsonResult(writer)
         suite.run(result)
         if hasattr(support, "reap_children"):

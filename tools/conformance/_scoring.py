@@ -37,7 +37,8 @@ class ModuleRun:
     """Everything one run (baseline or treadle) of one test module produced."""
 
     status: str = "ok"
-    """"ok", "import-error", "module-skip", "incomplete" (a hang or crash outside any test)."""
+    """"ok", "import-error", "fallback-error" (a fallback module failed on top of treadle's
+    package), "module-skip", "incomplete" (a hang or crash outside any test)."""
     message: str = ""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     hangs: list[str] = field(default_factory=list)
@@ -47,6 +48,8 @@ class ModuleRun:
     seconds: float = 0.0
     proof: dict[str, Any] = field(default_factory=dict)
     processes: dict[str, Any] = field(default_factory=dict)
+    unmatched: list[str] | None = None
+    """The ``select`` entries that covered no test of the module (None: not loaded)."""
 
     def counts(self) -> dict[str, int]:
         """run / passed / failed / errors / skipped / hangs / crashes."""
@@ -78,6 +81,7 @@ class ModuleRun:
             "notes": self.notes,
             "proof": self.proof,
             "processes": self.processes,
+            "select_unmatched": self.unmatched,
             "outcomes": {tid: o.as_json() for tid, o in sorted(self.outcomes.items())},
         }
 

@@ -1,0 +1,338 @@
+"""``fallback`` (stdlib source of submodules treadle has not built yet) and ``select``.
+
+A fake stdlib package ``fakepkg`` sits in the venv's site-packages; treadle's stand-in
+``treadle_fakepkg`` has only part of it (``core``), so ``fakepkg.extra`` and the
+``fakepkg.extra_sub`` package fall back to the "stdlib" source, whose relative imports must
+then reach treadle's modules, in the test process and in its children alike.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import unittest
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="the conformance tool needs Python 3.11+ (tomllib)"
+)
+
+from tools.conformance import _cli, _pythons  # noqa: E402
+from tools.conformance._config import ConfigError, load_targets, parse_target  # noqa: E402
+from tools.conformance._execute import Venv, ensure_venv, run_module  # noqa: E402
+from tools.conformance._runner import select_matches, select_suite  # noqa: E402
+from tools.conformance._scoring import ModuleRun  # noqa: E402
+
+VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
+HERE = Path(__file__).resolve().parents[1]
+
+FAKEPKG = {
+    "__init__.py": 'WHO = "stdlib"\nONLY_IN_STDLIB = True\n',
+    "core.py": 'WHO = "stdlib core"\n',
+    "extra.py": "from . import core\nfrom . import WHO as PKG_WHO\n",
+    "extra_sub/__init__.py": "",
+    "extra_sub/leaf.py": "from .. import core\n",
+    "broken.py": "from . import ONLY_IN_STDLIB\n",
+}
+
+TREADLE_FAKEPKG = {
+    "__init__.py": 'WHO = "treadle"\n',
+    "core.py": 'WHO = "treadle core"\n',
+}
+
+TEST_FAKEPKG = """
+import subprocess
+import sys
+import unittest
+
+import fakepkg
+import fakepkg.extra
+import fakepkg.extra_sub.leaf
+
+CORE = "treadle core" if fakepkg.WHO == "treadle" else "stdlib core"
+
+
+class Fallback(unittest.TestCase):
+    def test_relative_imports_reach_the_substituted_package(self):
+        self.assertEqual(fakepkg.extra.core.WHO, CORE)
+        self.assertEqual(fakepkg.extra.PKG_WHO, fakepkg.WHO)
+        self.assertIs(fakepkg.extra_sub.leaf.core, fakepkg.extra.core)
+
+    def test_in_a_child_with_a_clean_environment(self):
+        code = "import fakepkg.extra_sub.leaf as m; print(m.core.WHO)"
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", code], env={}, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.assertEqual(out, CORE)
+
+
+class Other(unittest.TestCase):
+    def test_other(self):
+        pass
+"""
+
+TEST_FAKEPKG_BROKEN = """
+import unittest
+
+try:  # CPython's tests do this with optional parts: the failure must not go unnoticed
+    import fakepkg.broken
+    HAS_BROKEN = True
+except ImportError:
+    HAS_BROKEN = False
+
+
+class Uses(unittest.TestCase):
+    def test_it(self):
+        pass
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Venv, Path]:
+    interpreter = _pythons.find(VERSION)
+    if interpreter is None:
+        pytest.skip(f"no base interpreter for Python {VERSION} with its test suite")
+    base = tmp_path_factory.mktemp("fallback")
+    venv = ensure_venv(base / "state", interpreter)
+    for root, files in (
+        (venv.site_packages / "fakepkg", FAKEPKG),
+        (base / "src" / "treadle_fakepkg", TREADLE_FAKEPKG),
+    ):
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+    (base / "tests").mkdir()
+    (base / "tests" / "test_fakepkg.py").write_text(TEST_FAKEPKG)
+    (base / "tests" / "test_fakepkg_broken.py").write_text(TEST_FAKEPKG_BROKEN)
+    return venv, base
+
+
+def _spec(base: Path, fallback: list[str]) -> dict[str, object]:
+    return {
+        "substitute": {"fakepkg": "treadle_fakepkg"},
+        "preload": [],
+        "src": [str(base / "src")],
+        "fallback": fallback,
+    }
+
+
+def _run(
+    world: tuple[Venv, Path],
+    test: str,
+    spec: dict[str, object] | None,
+    select: tuple[str, ...] = (),
+) -> ModuleRun:
+    venv, base = world
+    return run_module(
+        venv,
+        test,
+        mode="baseline" if spec is None else "treadle",
+        spec=spec,
+        workdir=base / "w",
+        module_timeout=100.0,
+        test_timeout=30.0,
+        test_paths=(str(base / "tests"),),
+        select=select,
+    )
+
+
+def _short(run: ModuleRun) -> dict[str, str]:
+    return {k.split(".", 2)[-1]: o.outcome for k, o in run.outcomes.items()}
+
+
+def test_fallback_modules_build_on_the_treadle_package_in_every_process(
+    world: tuple[Venv, Path],
+) -> None:
+    run = _run(world, "test_fakepkg", _spec(world[1], ["fakepkg.extra", "fakepkg.extra_sub"]))
+    assert run.status == "ok", run.message
+    assert set(_short(run).values()) == {"pass"}, run.outcomes
+    assert run.proof["ok"]
+    assert run.proof["fallback_loaded"] == [
+        "fakepkg.extra",
+        "fakepkg.extra_sub",
+        "fakepkg.extra_sub.leaf",
+    ]
+    assert run.processes["from_spec_file"] == 1  # the -I child substituted too
+    baseline = _run(world, "test_fakepkg", None)
+    assert set(_short(baseline).values()) == {"pass"}
+
+
+def test_a_module_left_out_of_fallback_is_not_found_never_the_stdlib(
+    world: tuple[Venv, Path],
+) -> None:
+    run = _run(world, "test_fakepkg", _spec(world[1], ["fakepkg.extra"]))
+    assert run.status == "import-error"
+    assert "treadle_fakepkg.extra_sub" in run.message
+
+
+def test_a_fallback_failing_on_top_of_treadle_is_an_error_even_when_swallowed(
+    world: tuple[Venv, Path],
+) -> None:
+    baseline = _run(world, "test_fakepkg_broken", None)
+    assert _short(baseline) == {"Uses.test_it": "pass"}
+    run = _run(world, "test_fakepkg_broken", _spec(world[1], ["fakepkg.broken"]))
+    assert run.status == "fallback-error"
+    assert "fallback module fakepkg.broken" in run.message
+    assert "on top of treadle_fakepkg" in run.message
+    assert "ONLY_IN_STDLIB" in run.message
+    assert run.outcomes == {}
+
+
+def test_select_restricts_baseline_and_treadle_runs_alike(world: tuple[Venv, Path]) -> None:
+    select = ("Other", "test_fakepkg.Fallback.test_relative_imports_reach_the_substituted_package")
+    spec = _spec(world[1], ["fakepkg.extra", "fakepkg.extra_sub"])
+    for mode_spec in (None, spec):
+        run = _run(world, "test_fakepkg", mode_spec, select)
+        assert _short(run) == {
+            "Other.test_other": "pass",
+            "Fallback.test_relative_imports_reach_the_substituted_package": "pass",
+        }
+        assert run.unmatched == []
+    run = _run(world, "test_fakepkg", None, ("Other", "NoSuchClass"))
+    assert _short(run) == {"Other.test_other": "pass"}
+    assert run.unmatched == ["NoSuchClass"]
+
+
+def test_the_command_line_reports_fallback_and_select(
+    world: tuple[Venv, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    venv, base = world
+    targets = tmp_path / "targets.toml"
+    targets.write_text(
+        textwrap.dedent(
+            f"""
+            [fake]
+            substitute = {{ "fakepkg" = "treadle_fakepkg" }}
+            fallback = ["fakepkg.extra", "fakepkg.extra_sub"]
+            select = ["Fallback", "NotThere"]
+            tests = ["test_fakepkg"]
+            src = ["{base / "src"}"]
+            """
+        )
+    )
+    common = [
+        "fake",
+        "--python",
+        VERSION,
+        "--targets-file",
+        str(targets),
+        "--exclusions-dir",
+        str(tmp_path / "no-exclusions"),
+        "--root",
+        str(base),
+        "--state-dir",
+        str(venv.path.parent),
+        "--test-path",
+        str(base / "tests"),
+    ]
+    assert _cli.main([*common, "--json", str(tmp_path / "out.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| fake | test_fakepkg | " in out
+    assert "| 2/2 | 2/2 | 100.0% (2/2) |" in out
+    assert "fallback to the stdlib's own source" in out
+    assert "fakepkg.extra, fakepkg.extra_sub" in out
+    assert "select matched no test: NotThere" in out
+    assert "loaded as fallback: fakepkg.extra, fakepkg.extra_sub, fakepkg.extra_sub.leaf" in out
+    report = json.loads((tmp_path / "out.json").read_text())["results"][0]
+    assert report["fallback"] == ["fakepkg.extra", "fakepkg.extra_sub"]
+    assert report["select"] == ["Fallback", "NotThere"]
+    module = report["modules"]["test_fakepkg"]
+    assert sorted(module["treadle"]["outcomes"]) == sorted(module["baseline"]["outcomes"])
+    assert module["treadle"]["proof"]["fallback_loaded"][0] == "fakepkg.extra"
+
+    # --select replaces the target's own selection, for both runs.
+    assert _cli.main([*common, "--select", "Other"]) == 0
+    assert "| 1/1 | 1/1 | 100.0% (1/1) |" in capsys.readouterr().out
+
+
+def test_select_matches_whole_components_anywhere_in_the_id() -> None:
+    tid = "test.test_multiprocessing_spawn.test_processes.WithProcessesTestListener.test_x"
+    assert select_matches(tid, "WithProcessesTestListener")
+    assert select_matches(tid, "test.test_multiprocessing_spawn")
+    assert select_matches(tid, "test_processes.WithProcessesTestListener")
+    assert select_matches(tid, tid)
+    assert select_matches(tid, "test_multiprocessing_spawn")
+    assert not select_matches(tid, "WithProcessesTestListenerClient")
+    client = tid.replace("Listener.", "ListenerClient.")
+    assert not select_matches(client, "WithProcessesTestListener")
+    assert not select_matches(tid, "WithProcesses")
+    assert not select_matches(tid, "test_x.more")
+
+
+def test_select_suite_keeps_loader_errors_and_names_unmatched_entries() -> None:
+    class Kept(unittest.TestCase):
+        def test_a(self) -> None:
+            pass
+
+    class Dropped(unittest.TestCase):
+        def test_b(self) -> None:
+            pass
+
+    failed = unittest.loader._FailedTest("test.test_x.sub", ImportError("no"))  # type: ignore[attr-defined]
+    suite = unittest.TestSuite(
+        [unittest.defaultTestLoader.loadTestsFromTestCase(c) for c in (Kept, Dropped)] + [failed]
+    )
+    kept, unmatched = select_suite(suite, ["Kept", "Missing"])
+    ids = [t.id() for t in _flatten(kept)]
+    assert len(ids) == 2
+    assert ids[0].endswith(".Kept.test_a")
+    assert ids[1] == "unittest.loader._FailedTest.test.test_x.sub"
+    assert unmatched == ["Missing"]
+
+
+def _flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
+    out: list[unittest.TestCase] = []
+    for item in suite:
+        out += _flatten(item) if isinstance(item, unittest.TestSuite) else [item]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        ({"fallback": ["multiprocessing"]}, "a substituted module itself never falls back"),
+        ({"fallback": ["queue.sub"]}, "not a submodule of a substituted module"),
+        ({"fallback": ["multiprocessing."]}, "not a submodule"),
+        ({"fallback": "multiprocessing.pool"}, "fallback must be a list"),
+        ({"select": ["With Processes"]}, "not a test id"),
+        ({"select": [""]}, "select must be a list of non-empty strings"),
+    ],
+)
+def test_bad_fallback_and_select_entries_are_rejected(
+    extra: dict[str, object], pattern: str
+) -> None:
+    table = {
+        "substitute": {"multiprocessing": "treadle.multiprocessing"},
+        "tests": ["test_multiprocessing_spawn"],
+        "src": ["s"],
+        **extra,
+    }
+    with pytest.raises(ConfigError, match=pattern):
+        parse_target("mp", table, "f")
+
+
+def test_the_part1_target_selects_the_issue_classes_with_fallback_for_later_parts() -> None:
+    targets = load_targets(HERE / "targets.toml")
+    part1 = targets["multiprocessing-part1"]
+    assert part1.tests == targets["multiprocessing"].tests
+    assert part1.fallback == targets["multiprocessing"].fallback
+    assert "multiprocessing" not in part1.fallback
+    for later in ("managers", "pool", "queues", "synchronize", "sharedctypes", "shared_memory"):
+        assert f"multiprocessing.{later}" in part1.fallback
+    for ours in ("connection", "context", "process", "reduction", "resource_tracker", "util"):
+        assert f"multiprocessing.{ours}" not in part1.fallback
+    with_processes = [
+        "Process", "SubclassingProcess", "Connection", "Listener", "ListenerClient", "Poll",
+        "PicklingConnections", "Finalize", "Logging", "PollEintr", "AtExit",
+    ]  # fmt: skip
+    plain = [
+        "_TestImportStar", "TestInvalidHandle", "OtherTest", "ChallengeResponseTest", "TestWait",
+        "TestInvalidFamily", "TestFlags", "TestTimeouts", "TestNoForkBomb",
+        "TestForkAwareThreadLock", "TestCloseFds", "TestIgnoreEINTR", "TestStartMethod",
+        "TestResourceTracker", "MiscTestCase",
+    ]  # fmt: skip
+    expected = [f"WithProcessesTest{c}" for c in with_processes] + plain
+    assert part1.select == (*expected, "test_multiprocessing_main_handling")
