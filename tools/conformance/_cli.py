@@ -105,7 +105,8 @@ def _say(message: str) -> None:
 
 
 class _Baselines:
-    """Baseline runs, shared by the targets that run the same test module on one Python."""
+    """Runs shared by the targets that run the same test module on one Python (baselines;
+    treadle runs too, so a target with ``select`` can be derived from one without)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -120,6 +121,11 @@ class _Baselines:
                 self._runs[key] = make()
             return self._runs[key]
 
+    def peek(self, key: tuple[object, ...]) -> ModuleRun | None:
+        """The run made under *key*, if it is finished; never starts one."""
+        with self._lock:
+            return self._runs.get(key)
+
 
 def run_cell(
     *,
@@ -129,8 +135,15 @@ def run_cell(
     exclusions: dict[str, list[Exclusion]],
     baselines: _Baselines,
     tests: list[str],
+    treadle_runs: _Baselines | None = None,
 ) -> dict[str, Any]:
-    """Every test module of *target* on *interpreter*: the results-file content."""
+    """Every test module of *target* on *interpreter*: the results-file content.
+
+    With ``select``, when this invocation already ran the same test module unselected with
+    the same substitution (e.g. ``--all``: [multiprocessing] before [multiprocessing-part1]),
+    both runs are derived from those instead of being run again.
+    """
+    treadle_runs = treadle_runs if treadle_runs is not None else _Baselines()
     state = args.state_dir or args.root / ".conformance"
     venv = _execute.ensure_venv(state, interpreter)
     select = tuple(args.select) if args.select else target.select
@@ -175,20 +188,35 @@ def run_cell(
                 select=select,
             )
 
+        def treadle_run(test: str = test, work: Path = work) -> ModuleRun:
+            return _execute.run_module(
+                venv,
+                test,
+                mode="treadle",
+                spec=spec,
+                workdir=work,
+                module_timeout=args.timeout,
+                test_timeout=target.test_timeout,
+                resources=target.resources,
+                test_paths=tuple(args.test_path),
+                select=select,
+            )
+
         # The same selection for both runs: the score compares like with like.
-        baseline = baselines.get((version, test, target.resources, select), baseline_run)
-        treadle = _execute.run_module(
-            venv,
-            test,
-            mode="treadle",
-            spec=spec,
-            workdir=work,
-            module_timeout=args.timeout,
-            test_timeout=target.test_timeout,
-            resources=target.resources,
-            test_paths=tuple(args.test_path),
-            select=select,
-        )
+        same = json.dumps({k: v for k, v in spec.items() if k != "target"}, sort_keys=True)
+        full_baseline = baselines.peek((version, test, target.resources, ()))
+        full_treadle = treadle_runs.peek((version, test, target.resources, same, ()))
+        if select and full_baseline is not None and full_treadle is not None:
+            source = "this invocation's unselected run of the same module and substitution"
+            baseline = full_baseline.restricted(select, source)
+            treadle = full_treadle.restricted(select, source)
+        else:
+            baseline = baselines.get((version, test, target.resources, select), baseline_run)
+            treadle = treadle_runs.get(
+                (version, test, target.resources, same, select, target.name), treadle_run
+            )
+            if not select:
+                treadle_runs.get((version, test, target.resources, same, ()), lambda: treadle)
         scored = score(baseline, treadle, exclusions.get(test, []), version)
         report["modules"][test] = {
             "status": "ok",
@@ -239,6 +267,16 @@ def _target_notes(reports: list[dict[str, Any]]) -> list[str]:
         )
         if loaded:
             notes.append(f"{name} / {report['python']}: loaded as fallback: {', '.join(loaded)}")
+        derived = [
+            test
+            for test, module in report["modules"].items()
+            if any("derived from" in n for n in module.get("treadle", {}).get("notes", []))
+        ]
+        if derived:
+            notes.append(
+                f"{name} / {report['python']}: selected from the unselected runs of "
+                f"{', '.join(derived)} (same substitution, same invocation)"
+            )
     return notes
 
 
@@ -354,11 +392,15 @@ def main(argv: list[str] | None = None) -> int:
             }
             continue
         tests = [t for t in target.tests if not only or t in only]
+        versions_of_target = target.python
+        if args.all and target.all_python is not None and not args.python:
+            versions_of_target = target.all_python  # CI's budget (see targets.toml)
         for version, interpreter in interpreters.items():
-            if tests and version in target.python:
+            if tests and version in versions_of_target:
                 jobs.append((target, interpreter, tests))
 
     baselines = _Baselines()
+    treadle_runs = _Baselines()
     results_dir = (args.state_dir or args.root / ".conformance") / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
 
@@ -374,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                 exclusions=exclusions,
                 baselines=baselines,
                 tests=tests,
+                treadle_runs=treadle_runs,
             )
             path = results_dir / f"{target.name}-{version}.json"
             path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")

@@ -23,6 +23,7 @@ _TARGET_KEYS = {
     "python": "versions to run on (default: all)",
     "resources": "test.support resources to enable (default: DEFAULT_RESOURCES)",
     "test-timeout": "seconds one test may run before it counts as hung",
+    "all-python": "versions --all runs the target on (default: python); CI runs --all",
     "fallback": "submodules of a substituted module loaded from the stdlib's source file",
     "select": "test-id prefixes or class names: run only the tests they match",
 }
@@ -64,6 +65,8 @@ class Target:
     test_timeout: float = 60.0
     fallback: tuple[str, ...] = ()
     select: tuple[str, ...] = ()
+    all_python: tuple[str, ...] | None = None
+    """Versions ``--all`` (what CI runs) uses; None: the same as ``python``."""
 
     def src_paths(self, root: Path) -> list[Path]:
         """The src folders as absolute paths."""
@@ -138,6 +141,12 @@ def parse_target(name: str, table: Any, where: str) -> Target:
             raise ConfigError(
                 f"{here}: select {entry!r} is not a test id, a prefix of ids or a class name"
             )
+    all_python: tuple[str, ...] | None = None
+    if "all-python" in table:
+        all_python = _str_list(table["all-python"], here, "all-python")
+        outside = [v for v in all_python if v not in python]
+        if outside:
+            raise ConfigError(f"{here}: all-python {outside} not among python {list(python)}")
     timeout = table.get("test-timeout", 60.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigError(f"{here}: test-timeout must be a positive number of seconds")
@@ -152,6 +161,7 @@ def parse_target(name: str, table: Any, where: str) -> Target:
         test_timeout=float(timeout),
         fallback=fallback,
         select=select,
+        all_python=all_python,
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from tools.conformance._config import Exclusion
 
+_FIXTURE = re.compile(r"^\w+ \((.+)\)$")
+"""The id unittest gives a class or module fixture's error: ``setUpClass (test.x.Class)``."""
 PASSED = frozenset({"pass", "xfail"})
 """Outcomes that count as passed (an expected failure is CPython's way of passing)."""
 OUTCOMES = ("pass", "xfail", "fail", "unexpected-success", "error", "skip", "hang", "crash")
@@ -67,6 +70,34 @@ class ModuleRun:
     def passed(self) -> set[str]:
         """Ids of the tests that passed."""
         return {tid for tid, o in self.outcomes.items() if o.outcome in PASSED}
+
+    def restricted(self, select: tuple[str, ...], source: str) -> ModuleRun:
+        """This run as if only the tests *select* covers had run (see ``select_matches``).
+
+        *source* says where the full run came from (kept in the notes). A class or module
+        fixture's result (``setUpClass (test.x.Class)``) goes with the id in parentheses.
+        """
+        from tools.conformance._runner import select_matches
+
+        def covered(test_id: str) -> bool:
+            inner = _FIXTURE.match(test_id)
+            tid = inner.group(1) if inner else test_id
+            return tid.startswith("unittest.") or any(select_matches(tid, e) for e in select)
+
+        outcomes = {tid: o for tid, o in self.outcomes.items() if covered(tid)}
+        return ModuleRun(
+            status=self.status,
+            message=self.message,
+            outcomes=outcomes,
+            hangs=[t for t in self.hangs if t.startswith("<") or covered(t)],
+            crashes=[t for t in self.crashes if t.startswith("<") or covered(t)],
+            notes=[*self.notes, f"derived from {source}: only the tests select covers"],
+            restarts=self.restarts,
+            seconds=0.0,
+            proof=self.proof,
+            processes=self.processes,
+            unmatched=[e for e in select if not any(select_matches(t, e) for t in self.outcomes)],
+        )
 
     def as_json(self) -> dict[str, Any]:
         """The run for the results file."""

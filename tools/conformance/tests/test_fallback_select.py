@@ -299,6 +299,7 @@ def _flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
         ({"fallback": "multiprocessing.pool"}, "fallback must be a list"),
         ({"select": ["With Processes"]}, "not a test id"),
         ({"select": [""]}, "select must be a list of non-empty strings"),
+        ({"python": ["3.14"], "all-python": ["3.13"]}, r"all-python \['3.13'\] not among"),
     ],
 )
 def test_bad_fallback_and_select_entries_are_rejected(
@@ -336,3 +337,50 @@ def test_the_part1_target_selects_the_issue_classes_with_fallback_for_later_part
     ]  # fmt: skip
     expected = [f"WithProcessesTest{c}" for c in with_processes] + plain
     assert part1.select == (*expected, "test_multiprocessing_main_handling")
+
+
+def test_a_selecting_target_is_derived_from_an_unselected_run_of_the_same_invocation(
+    world: tuple[Venv, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    venv, base = world
+    # all-python: without --python, --all runs the targets on this Python only.
+    table = f"""
+        all-python = ["{VERSION}"]
+        substitute = {{ "fakepkg" = "treadle_fakepkg" }}
+        fallback = ["fakepkg.extra", "fakepkg.extra_sub"]
+        tests = ["test_fakepkg"]
+        src = ["{base / "src"}"]
+    """
+    targets = tmp_path / "targets.toml"
+    targets.write_text(
+        textwrap.dedent(f"[full]\n{table}\n[part]\nselect = ['Other']\n{table}")
+    )
+    status = _cli.main(
+        [
+            "--all",
+            "--targets-file",
+            str(targets),
+            "--exclusions-dir",
+            str(tmp_path / "no-exclusions"),
+            "--root",
+            str(base),
+            "--state-dir",
+            str(venv.path.parent),
+            "--test-path",
+            str(base / "tests"),
+            "--json",
+            str(tmp_path / "out.json"),
+        ]
+    )
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "part / " + VERSION + ": selected from the unselected runs of test_fakepkg" in out
+    full, part = json.loads((tmp_path / "out.json").read_text())["results"]
+    assert len(full["modules"]["test_fakepkg"]["treadle"]["outcomes"]) == 3
+    module = part["modules"]["test_fakepkg"]
+    for side in ("baseline", "treadle"):
+        assert list(module[side]["outcomes"]) == ["test.test_fakepkg.Other.test_other"]
+        assert module[side]["select_unmatched"] == []
+    assert any("derived from" in note for note in module["treadle"]["notes"])
+    assert module["score"]["main"]["percent"] == 100.0
+    assert "(2 target x Python runs in" in out
