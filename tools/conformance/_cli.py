@@ -121,6 +121,11 @@ class _Baselines:
                 self._runs[key] = make()
             return self._runs[key]
 
+    def put(self, key: tuple[object, ...], run: ModuleRun) -> None:
+        """Keep *run* under *key* unless one is there already."""
+        with self._lock:
+            self._runs.setdefault(key, run)
+
     def peek(self, key: tuple[object, ...]) -> ModuleRun | None:
         """The run made under *key*, if it is finished; never starts one."""
         with self._lock:
@@ -216,7 +221,7 @@ def run_cell(
                 (version, test, target.resources, same, select, target.name), treadle_run
             )
             if not select:
-                treadle_runs.get((version, test, target.resources, same, ()), lambda: treadle)
+                treadle_runs.put((version, test, target.resources, same, ()), treadle)
         scored = score(baseline, treadle, exclusions.get(test, []), version)
         report["modules"][test] = {
             "status": "ok",
