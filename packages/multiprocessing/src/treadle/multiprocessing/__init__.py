@@ -1,0 +1,83 @@
+"""The Python 3.14 ``multiprocessing`` API on CPython 3.10 and later (POSIX).
+
+Part 1: processes, start methods (``forkserver`` is the default on Linux on every
+Python, as in 3.14), connections and reduction. The module-level functions are those of
+the default context (:func:`get_context` gives the others).
+
+Beyond the stdlib (opt-in or error-only): a process object that cannot be pickled for a
+spawn or forkserver child is reported at ``start()`` with the path of the culprit
+(``args[1].callback: <lambda> is not picklable``); the ``fork`` method warns, naming
+them, when other threads run; ``Process.kill_tree()`` ends a process and every
+descendant.
+
+Importing this package is cheap (every spawned child does): connections, the reducer
+and the helpers' modules are imported when first used.
+"""
+
+import sys as _sys
+from typing import Any as _Any
+
+from . import context, process  # noqa: F401 - the stdlib's submodule attributes
+from ._context import _default_context
+
+__all__ = [
+    "AuthenticationError",
+    "BufferTooShort",
+    "Pipe",
+    "Process",
+    "ProcessError",
+    "TimeoutError",
+    "active_children",
+    "allow_connection_pickling",
+    "cpu_count",
+    "current_process",
+    "freeze_support",
+    "get_all_start_methods",
+    "get_context",
+    "get_logger",
+    "get_start_method",
+    "log_to_stderr",
+    "parent_process",
+    "set_executable",
+    "set_forkserver_preload",
+    "set_start_method",
+]
+
+# As in the stdlib: the names are the default context's attributes and bound methods.
+AuthenticationError = _default_context.AuthenticationError
+BufferTooShort = _default_context.BufferTooShort
+Pipe = _default_context.Pipe
+Process = _default_context.Process
+ProcessError = _default_context.ProcessError
+TimeoutError = _default_context.TimeoutError  # noqa: A001 - the stdlib's name
+active_children = _default_context.active_children
+allow_connection_pickling = _default_context.allow_connection_pickling
+cpu_count = _default_context.cpu_count
+current_process = _default_context.current_process
+freeze_support = _default_context.freeze_support
+get_all_start_methods = _default_context.get_all_start_methods
+get_context = _default_context.get_context
+get_logger = _default_context.get_logger
+get_start_method = _default_context.get_start_method
+log_to_stderr = _default_context.log_to_stderr
+parent_process = _default_context.parent_process
+set_executable = _default_context.set_executable
+set_forkserver_preload = _default_context.set_forkserver_preload
+set_start_method = _default_context.set_start_method
+
+# The stdlib's logging levels of its own, also at the top level.
+SUBDEBUG = 5
+SUBWARNING = 25
+
+# A child re-imports the parent's main module as __mp_main__: the same name maps to the
+# main module here, so that objects pickled by either name resolve in both.
+if "__main__" in _sys.modules:
+    _sys.modules["__mp_main__"] = _sys.modules["__main__"]
+
+
+def __getattr__(name: str) -> _Any:
+    # `reducer` is the reduction module (the stdlib binds it at import): imported on
+    # first use here, since it pulls in socket and pickle.
+    if name == "reducer":
+        return _default_context.reducer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

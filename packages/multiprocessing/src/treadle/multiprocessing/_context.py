@@ -1,0 +1,338 @@
+"""Contexts: the module API bound to one start method, and the default context.
+
+3.14's default start method on every Python: ``forkserver`` on Linux and the other POSIX
+systems except macOS, where it is ``spawn`` (``spawn`` too when there is no writable
+temporary directory for the forkserver's socket).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from . import _errors, _native
+from . import _process as process
+
+__all__ = [
+    "AuthenticationError",
+    "BaseContext",
+    "BufferTooShort",
+    "DefaultContext",
+    "ForkContext",
+    "ForkProcess",
+    "ForkServerContext",
+    "ForkServerProcess",
+    "Process",
+    "ProcessError",
+    "SpawnContext",
+    "SpawnProcess",
+    "TimeoutError",
+    "assert_spawning",
+    "get_spawning_popen",
+    "set_spawning_popen",
+]
+
+ProcessError = _errors.ProcessError
+BufferTooShort = _errors.BufferTooShort
+TimeoutError = _errors.TimeoutError  # noqa: A001 - the stdlib's name
+AuthenticationError = _errors.AuthenticationError
+
+
+class BaseContext:
+    """The multiprocessing API with the start method of this context."""
+
+    _name: str | None = None
+    Process: type[process.BaseProcess]
+
+    ProcessError = _errors.ProcessError
+    BufferTooShort = _errors.BufferTooShort
+    TimeoutError = _errors.TimeoutError
+    AuthenticationError = _errors.AuthenticationError
+
+    current_process = staticmethod(process.current_process)
+    parent_process = staticmethod(process.parent_process)
+    active_children = staticmethod(process.active_children)
+
+    def cpu_count(self) -> int:
+        """Return the number of CPUs of the system (``-X cpu_count`` honoured)."""
+        count = _native.cpu_count()
+        if count is None:
+            raise NotImplementedError("cannot determine number of cpus")
+        return count
+
+    def Pipe(self, duplex: bool = True) -> tuple[Any, Any]:  # noqa: N802 - the stdlib's name
+        """Return the two ends ``(conn1, conn2)`` of a new pipe (see ``connection.Pipe``)."""
+        from ._connection import Pipe
+
+        return Pipe(duplex)
+
+    def freeze_support(self) -> None:
+        """In a frozen executable started as a spawn child, run the child and exit.
+
+        A no-op otherwise (and on every unfrozen POSIX program). Does not fix the
+        start method (3.14.4).
+        """
+        if getattr(sys, "frozen", False) and self.get_start_method(allow_none=True) in (
+            "spawn",
+            None,
+        ):
+            from ._spawn import freeze_support
+
+            freeze_support()
+
+    def get_logger(self) -> Any:
+        """Return the package's logger (see ``util.get_logger``)."""
+        from ._util import get_logger
+
+        return get_logger()
+
+    def log_to_stderr(self, level: int | str | None = None) -> Any:
+        """Log the package's records to stderr (see ``util.log_to_stderr``)."""
+        from ._util import log_to_stderr
+
+        return log_to_stderr(level)
+
+    def allow_connection_pickling(self) -> None:
+        """Make connections and sockets picklable between processes (always so here)."""
+        from . import _connection  # noqa: F401 - importing registers the reducers
+
+    def set_executable(self, executable: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> None:
+        """Use *executable* instead of ``sys.executable`` to start spawn children."""
+        from ._spawn import set_executable
+
+        set_executable(executable)
+
+    def set_forkserver_preload(self, module_names: Sequence[str]) -> None:
+        """Name the modules the forkserver imports before it forks children."""
+        from ._forkserver import set_preload  # type: ignore[import-not-found,unused-ignore]
+
+        set_preload(list(module_names))
+
+    def get_context(self, method: str | None = None) -> BaseContext:
+        """Return the context of *method* (this context when None)."""
+        if method is None:
+            return self
+        try:
+            ctx = _concrete_contexts[method]
+        except (KeyError, TypeError):
+            raise ValueError(f"cannot find context for {method!r}") from None
+        ctx._check_available()
+        return ctx
+
+    def get_start_method(self, allow_none: bool = False) -> str | None:
+        """Return the name of this context's start method."""
+        return self._name
+
+    def set_start_method(self, method: str | None, force: bool = False) -> None:
+        """Concrete contexts cannot change: ValueError."""
+        raise ValueError("cannot set start method of concrete context")
+
+    @property
+    def reducer(self) -> Any:
+        """The module that reduces objects sent to other processes (``reduction``)."""
+        found = _reducer[0]
+        if found is None:
+            from . import reduction
+
+            found = _reducer[0] = reduction
+        return found
+
+    @reducer.setter
+    def reducer(self, reduction: Any) -> None:
+        _reducer[0] = reduction
+
+    def _check_available(self) -> None:
+        pass
+
+
+_reducer: list[Any] = [None]
+
+
+class Process(process.BaseProcess):
+    """A process started with the default context's start method."""
+
+    _start_method = None
+
+    @staticmethod
+    def _Popen(process_obj: process.BaseProcess) -> Any:
+        return _default_context.get_context().Process._Popen(process_obj)
+
+    @staticmethod
+    def _after_fork() -> None:
+        _default_context.get_context().Process._after_fork()
+
+
+class ForkProcess(process.BaseProcess):
+    """A process started with ``os.fork()``."""
+
+    _start_method = "fork"
+
+    @staticmethod
+    def _Popen(process_obj: process.BaseProcess) -> Any:
+        from ._popen_fork import Popen
+
+        return Popen(process_obj)
+
+
+class SpawnProcess(process.BaseProcess):
+    """A process started as a new interpreter."""
+
+    _start_method = "spawn"
+
+    @staticmethod
+    def _Popen(process_obj: process.BaseProcess) -> Any:
+        from ._popen_spawn import Popen
+
+        return Popen(process_obj)
+
+    @staticmethod
+    def _after_fork() -> None:
+        # A new interpreter: no state was inherited, nothing to reset.
+        pass
+
+
+class ForkServerProcess(process.BaseProcess):
+    """A process forked by the forkserver."""
+
+    _start_method = "forkserver"
+
+    @staticmethod
+    def _Popen(process_obj: process.BaseProcess) -> Any:
+        from ._popen_forkserver import Popen  # type: ignore[import-not-found,unused-ignore]
+
+        return Popen(process_obj)
+
+
+class ForkContext(BaseContext):
+    """The API with the ``fork`` start method."""
+
+    _name = "fork"
+    Process = ForkProcess
+
+
+class SpawnContext(BaseContext):
+    """The API with the ``spawn`` start method."""
+
+    _name = "spawn"
+    Process = SpawnProcess
+
+
+class ForkServerContext(BaseContext):
+    """The API with the ``forkserver`` start method."""
+
+    _name = "forkserver"
+    Process = ForkServerProcess
+
+    def _check_available(self) -> None:
+        import socket
+
+        if not (hasattr(socket, "SCM_RIGHTS") and hasattr(socket, "send_fds")):
+            raise ValueError("forkserver start method not available")
+
+
+_concrete_contexts: dict[str, BaseContext] = {
+    "fork": ForkContext(),
+    "spawn": SpawnContext(),
+    "forkserver": ForkServerContext(),
+}
+
+
+def _writable_temp_dir() -> bool:
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile():
+            return True
+    except OSError:
+        return False
+
+
+def _platform_default() -> BaseContext:
+    # 3.14 on every Python: forkserver wherever descriptors can be passed, except on
+    # macOS (fork is unsafe there after system frameworks started threads).
+    if _native.PLATFORM != "darwin" and _native.PLATFORM != "win32" and _writable_temp_dir():
+        return _concrete_contexts["forkserver"]
+    return _concrete_contexts["spawn"]
+
+
+class DefaultContext(BaseContext):
+    """The module-level API: its start method is chosen once, on first use."""
+
+    Process = Process
+
+    def __init__(self, context: BaseContext | None = None) -> None:
+        self._platform_context = context
+        self._actual_context: BaseContext | None = None
+
+    @property
+    def _default_context(self) -> BaseContext:
+        # Resolved when first needed (it may create a temporary file).
+        if self._platform_context is None:
+            self._platform_context = _platform_default()
+        return self._platform_context
+
+    def get_context(self, method: str | None = None) -> BaseContext:
+        """Return the context of *method*; with None, the default (fixing it)."""
+        if method is not None:
+            return super().get_context(method)
+        if self._actual_context is None:
+            self._actual_context = self._default_context
+        return self._actual_context
+
+    def set_start_method(self, method: str | None, force: bool = False) -> None:
+        """Choose the start method; RuntimeError if already chosen, unless *force*."""
+        if self._actual_context is not None and not force:
+            raise RuntimeError("context has already been set")
+        if method is None and force:
+            self._actual_context = None
+            return
+        self._actual_context = self.get_context(method)
+
+    def get_start_method(self, allow_none: bool = False) -> str | None:
+        """Return the start method's name (choosing the default unless *allow_none*)."""
+        if self._actual_context is None:
+            if allow_none:
+                return None
+            self._actual_context = self._default_context
+        return self._actual_context._name
+
+    def get_all_start_methods(self) -> list[str]:
+        """Return the supported start methods, the default first."""
+        first = self._default_context._name
+        assert first is not None
+        return [first, *(name for name in _concrete_contexts if name != first)]
+
+
+_default_context = DefaultContext()
+
+
+def _force_start_method(method: str) -> None:
+    _default_context._actual_context = _concrete_contexts[method]
+
+
+# The Popen pickling a process object for a new child, per thread. The interpreter's
+# thread-local type: this module is imported in every child, and threading.local would
+# make each spawned child import a threading module for nothing.
+_tls = _native.ThreadLocal()
+
+
+def get_spawning_popen() -> Any:
+    """Return the Popen this thread is preparing a child for, or None."""
+    return getattr(_tls, "spawning_popen", None)
+
+
+def set_spawning_popen(popen: Any) -> None:
+    """Mark (or, with None, unmark) this thread as preparing a child for *popen*."""
+    _tls.spawning_popen = popen
+
+
+def assert_spawning(obj: object) -> None:
+    """RuntimeError unless a child is being prepared (*obj* may only be inherited)."""
+    if get_spawning_popen() is None:
+        raise RuntimeError(
+            f"{type(obj).__name__} objects should only be shared between processes"
+            " through inheritance"
+        )
+

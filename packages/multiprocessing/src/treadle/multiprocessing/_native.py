@@ -1,0 +1,304 @@
+"""The interpreter primitives treadle.multiprocessing uses, adapted per Python version.
+
+The only module of the package that tests the Python version or names a private part of
+the stdlib (``_posixsubprocess.fork_exec``, ``atexit``'s private hooks, treadle.threading's
+exit hook). Everything else reads the plain values and calls the functions below.
+
+Helpers C (connections) and F (forkserver, tracker) may append a clearly marked section
+of their own at the end of this file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = [
+    "HAVE_PIDFD",
+    "OS_FORK_WARNS",
+    "PLATFORM",
+    "ThreadLocal",
+    "VERSION",
+    "clear_atexit",
+    "fd_ready",
+    "join_threads",
+    "rename_main_thread_native_id",
+    "cpu_count",
+    "fork_exec_passfds",
+    "interpreter_flags",
+    "pidfd_open",
+    "publish",
+    "process_cpu_count",
+    "register_exit_hook",
+    "run_atexit",
+    "sem_unlink",
+    "shm_unlink",
+]
+
+# Plain values (not sys.* expressions) so that type checkers keep every branch alive.
+PLATFORM: str = sys.platform
+VERSION: tuple[int, int] = (sys.version_info[0], sys.version_info[1])
+
+# 3.12+: os.fork() itself warns (DeprecationWarning) when other threads run.
+OS_FORK_WARNS = VERSION >= (3, 12)
+
+HAVE_PIDFD = hasattr(os, "pidfd_open")
+
+# The interpreter's thread-local type (threading.local without importing threading).
+from _thread import _local as ThreadLocal  # noqa: E402
+
+
+def pidfd_open(pid: int) -> int | None:
+    """Open a pidfd for *pid*; None where the OS or the kernel has none."""
+    if not HAVE_PIDFD:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# CPU counts (3.13: -X cpu_count=N and PYTHON_CPU_COUNT override os.cpu_count()).
+
+
+def _cpu_count_override() -> int | None:
+    value = getattr(sys, "_xoptions", {}).get("cpu_count")
+    if value is None and not sys.flags.ignore_environment:
+        value = os.environ.get("PYTHON_CPU_COUNT") or None
+    if value is None or value is True or value == "default":
+        return None
+    try:
+        count = int(str(value))
+    except ValueError:
+        return None
+    return count if count > 0 else None
+
+
+def cpu_count() -> int | None:
+    """``os.cpu_count()`` with 3.13's ``-X cpu_count``/``PYTHON_CPU_COUNT`` on every Python."""
+    if VERSION >= (3, 13):
+        return os.cpu_count()
+    override = _cpu_count_override()
+    return override if override is not None else os.cpu_count()
+
+
+def process_cpu_count() -> int | None:
+    """The CPUs this process may use (3.13's ``os.process_cpu_count()``)."""
+    native = getattr(os, "process_cpu_count", None)
+    if native is not None:
+        found: int | None = native()
+        return found
+    override = _cpu_count_override()
+    if override is not None:
+        return override
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
+
+
+# ---------------------------------------------------------------------------------------
+# Command-line flags a child interpreter must get (3.14: every -X option is passed on).
+
+_FLAG_LETTERS = (
+    ("debug", "d"),
+    ("dont_write_bytecode", "B"),
+    ("verbose", "v"),
+    ("bytes_warning", "b"),
+    ("quiet", "q"),
+)
+
+
+def interpreter_flags() -> list[str]:
+    """Return the options that rebuild this interpreter's settings in a child."""
+    flags = sys.flags
+    out: list[str] = []
+    for name, letter in _FLAG_LETTERS:
+        level = int(getattr(flags, name, 0))
+        if level > 0:
+            out.append("-" + letter * level)
+    if flags.optimize > 0:
+        out.append("-" + "O" * flags.optimize)
+    if flags.isolated:
+        out.append("-I")
+    else:
+        if flags.ignore_environment:
+            out.append("-E")
+        if flags.no_user_site:
+            out.append("-s")
+        if getattr(flags, "safe_path", False):
+            out.append("-P")
+    if flags.no_site:
+        out.append("-S")
+    out.extend("-W" + option for option in sys.warnoptions)
+    for key, value in getattr(sys, "_xoptions", {}).items():
+        out.append("-X" + (key if value is True else f"{key}={value}"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# fork+exec with a given set of descriptors kept open (no shell, no preexec function).
+
+try:
+    import _posixsubprocess
+
+    _native_fork_exec: Callable[..., int] | None = _posixsubprocess.fork_exec
+except ImportError:  # pragma: no cover - Windows, WASI
+    _native_fork_exec = None
+
+
+def fork_exec_passfds(path: bytes, args: Sequence[bytes], passfds: tuple[int, ...]) -> int:
+    """Start *path* with *args*, keeping only *passfds* open in the child; return its pid.
+
+    Raises the OSError of a failed exec in the parent (reported through an error pipe).
+    """
+    if _native_fork_exec is None:
+        raise OSError(f"treadle.multiprocessing cannot start processes on {PLATFORM}")
+    errpipe_read, errpipe_write = os.pipe()
+    try:
+        head = (
+            list(args), [path], True, tuple(sorted(passfds)), None, None,
+            -1, -1, -1, -1, -1, -1, errpipe_read, errpipe_write, False, False,
+        )  # fmt: skip
+        tail = (None, None, None, -1, None)  # gid, extra_groups, uid, umask, preexec_fn
+        if VERSION < (3, 11):
+            pid = _native_fork_exec(*head, *tail)
+        elif VERSION < (3, 14):
+            pid = _native_fork_exec(*head, -1, *tail, True)  # pgid_to_set, allow_vfork
+        else:
+            pid = _native_fork_exec(*head, -1, *tail)
+    finally:
+        os.close(errpipe_write)
+    try:
+        report = b""
+        while chunk := os.read(errpipe_read, 1024):
+            report += chunk
+    finally:
+        os.close(errpipe_read)
+    if report:
+        os.waitpid(pid, 0)
+        name, _, detail = report.partition(b":")
+        errno_hex, _, _ = detail.partition(b":")
+        try:
+            number = int(errno_hex, 16)
+        except ValueError:
+            number = 0
+        if name == b"OSError" and number:
+            raise OSError(number, os.strerror(number), os.fsdecode(path))
+        raise OSError(f"cannot start {os.fsdecode(path)!r}: {report.decode(errors='replace')}")
+    return pid
+
+
+# ---------------------------------------------------------------------------------------
+# atexit in a fork child (3.13+ runs the handlers the child registered, not the parent's).
+
+
+def clear_atexit() -> None:
+    """Drop every atexit handler (those the fork child inherited from its parent)."""
+    atexit._clear()
+
+
+def run_atexit() -> None:
+    """Run the atexit handlers now (a fork child ends with os._exit)."""
+    atexit._run_exitfuncs()
+
+
+# ---------------------------------------------------------------------------------------
+# The hook that runs at exit when non-daemon threads are joined, before atexit handlers.
+
+
+def register_exit_hook(func: Callable[..., object], *args: Any) -> None:
+    """Run ``func(*args)`` at interpreter exit, when the stdlib would join children."""
+    from treadle import threading as _threading
+
+    _threading._register_atexit(func, *args)
+
+
+# ---------------------------------------------------------------------------------------
+# The stdlib's threading, in a child process.
+
+
+def rename_main_thread_native_id() -> None:
+    """After fork: the main thread object of the stdlib shows the child's native id."""
+    import threading
+
+    if getattr(threading, "_HAVE_THREAD_NATIVE_ID", False):
+        threading.main_thread()._set_native_id()  # type: ignore[attr-defined]
+
+
+def join_threads() -> None:
+    """Join the non-daemon threads and run the thread-exit hooks, as at interpreter exit."""
+    import threading
+
+    threading._shutdown()  # type: ignore[attr-defined]
+
+
+def fd_ready(fd: int, timeout: float | None) -> bool:
+    """Block until *fd* is readable (or hung up) or *timeout* seconds pass."""
+    import select
+
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if timeout is None:
+            return bool(poller.poll())
+        return bool(poller.poll(max(0, int(timeout * 1000 + 0.999))))
+    ready, _, _ = select.select([fd], [], [], timeout)
+    return bool(ready)
+
+
+# ---------------------------------------------------------------------------------------
+# Public module names.
+
+
+def publish(namespace: dict[str, Any]) -> None:
+    """Make each class and function in the module's ``__all__`` report that module.
+
+    What ``treadle.thread_core.support.publish`` does, without importing
+    ``treadle.thread_core``: that costs a spawned child about 15 ms, and every spawned
+    child imports ``treadle.multiprocessing`` and its ``context`` module.
+    """
+    home = str(namespace["__name__"])
+    package = home.rpartition(".")[0] if home.count(".") > 1 else home
+    for name in namespace.get("__all__", ()):
+        obj = namespace[name]
+        if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__code__")):
+            if str(getattr(obj, "__module__", "")).startswith(package + "."):
+                obj.__module__ = home
+
+
+# ---------------------------------------------------------------------------------------
+# Section of helper F (resource tracker, forkserver): removing named semaphores and
+# shared-memory segments by name, for the tracker's clean-up of what a dead process left.
+
+try:
+    import _multiprocessing as _mp_native  # type: ignore[import-not-found,unused-ignore]
+
+    _sem_unlink: Callable[[str], None] | None = getattr(_mp_native, "sem_unlink", None)
+except ImportError:  # pragma: no cover - a build without named semaphores
+    _sem_unlink = None
+
+try:
+    import _posixshmem  # type: ignore[import-not-found,unused-ignore]
+
+    _shm_unlink: Callable[[str], None] | None = _posixshmem.shm_unlink
+except ImportError:  # pragma: no cover - no POSIX shared memory here
+    _shm_unlink = None
+
+
+def sem_unlink(name: str) -> None:
+    """Remove the named semaphore *name* (``sem_unlink(3)``); OSError when it is gone."""
+    if _sem_unlink is None:
+        raise OSError(f"named semaphores are not available on {PLATFORM}")
+    _sem_unlink(name)
+
+
+def shm_unlink(name: str) -> None:
+    """Remove the shared-memory segment *name* (``shm_unlink(3)``); OSError when gone."""
+    if _shm_unlink is None:
+        raise OSError(f"POSIX shared memory is not available on {PLATFORM}")
+    _shm_unlink(name)

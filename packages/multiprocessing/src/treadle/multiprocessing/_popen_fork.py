@@ -1,0 +1,180 @@
+"""The ``fork`` start method: the child is a copy of this process made by ``os.fork()``.
+
+Also the base of the other POSIX Popens (waiting, signals, closing are the same).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import warnings
+from typing import Any
+
+from . import _native, _util
+
+__all__ = ["Popen"]
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None or type(timeout) is float or type(timeout) is int:
+        return timeout  # type: ignore[return-value]
+    from treadle.thread_core.support import check_timeout
+
+    return check_timeout(timeout, "timeout")
+
+
+class Popen:
+    """A child process started with fork; the parent's handle on it."""
+
+    method = "fork"
+
+    def __init__(self, process_obj: Any) -> None:
+        _util._flush_std_streams()
+        self.returncode: int | None = None
+        self.finalizer: Any = None
+        self.pid: int = 0
+        self.sentinel: int = -1
+        self._launch(process_obj)
+
+    def duplicate_for_child(self, fd: int) -> int:
+        """A fork child inherits every descriptor under its own number."""
+        return fd
+
+    def poll(self, flag: int = os.WNOHANG) -> int | None:
+        """Reap the child if it ended (*flag* 0 waits); return its exit code or None."""
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, flag)
+            except OSError:
+                # Reaped by someone else (or not made yet): nothing to learn here.
+                return None
+            if pid == self.pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the child to end (at most *timeout* seconds); its exit code or None."""
+        if self.returncode is not None:
+            return self.returncode
+        timeout = _check_timeout(timeout)
+        if timeout is not None and not _native.fd_ready(self.sentinel, timeout):
+            return None
+        return self.poll(os.WNOHANG if timeout == 0.0 else 0)
+
+    def _send_signal(self, signum: int) -> None:
+        if self.returncode is not None:
+            return
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            if self.wait(timeout=0.1) is None:
+                raise
+
+    def interrupt(self) -> None:
+        """Send SIGINT."""
+        self._send_signal(signal.SIGINT)
+
+    def terminate(self) -> None:
+        """Send SIGTERM."""
+        self._send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Send SIGKILL."""
+        self._send_signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Close the descriptors kept for the child."""
+        if self.finalizer is not None:
+            self.finalizer()
+
+    def _launch(self, process_obj: Any) -> None:
+        # Two pipes: the parent's read end of the first sees EOF when the child ends
+        # (the sentinel); the child's read end of the second when the parent does.
+        parent_r, child_w = os.pipe()
+        child_r, parent_w = os.pipe()
+        _warn_if_threads(process_obj)
+        pid = _fork()
+        if pid == 0:
+            _child_main(process_obj, child_r, (parent_r, parent_w))
+        self.pid = pid
+        os.close(child_w)
+        os.close(child_r)
+        self.finalizer = _util.Finalize(self, _util.close_fds, (parent_r, parent_w))
+        self.sentinel = parent_r
+
+
+def _fork() -> int:
+    try:
+        from . import _tracker  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - while the package is assembled
+        return _quiet_fork()
+    with _tracker.fork_keeps_fd():
+        return _quiet_fork()
+
+
+_announced_threads = False
+
+
+def _quiet_fork() -> int:
+    # 3.12+ os.fork() warns about threads itself; when this module already warned
+    # (naming them), that second, vaguer warning is dropped.
+    if not (_native.OS_FORK_WARNS and _announced_threads):
+        return os.fork()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork")
+        return os.fork()
+
+
+def _other_threads() -> list[str]:
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return []
+    me = threading.get_ident()
+    return [t.name for t in threading.enumerate() if t.ident != me and t.is_alive()]
+
+
+def _warn_if_threads(process_obj: Any) -> None:
+    """DeprecationWarning (3.12's, on every Python) when other threads run; names them."""
+    global _announced_threads
+    names = _other_threads()
+    _announced_threads = bool(names)
+    if not names:
+        return
+    listed = ", ".join(repr(name) for name in names[:10])
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    warnings.warn(
+        f"This process (pid={os.getpid()}) is multi-threaded ({listed}{more} running), "
+        "use of fork() may lead to deadlocks in the child.",
+        DeprecationWarning,
+        stacklevel=_caller_level(),
+    )
+
+
+def _caller_level() -> int:
+    # Point the warning at the code that called Process.start().
+    frame = sys._getframe(1)
+    level = 1
+    package = __name__.rpartition(".")[0] + "."
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def _child_main(process_obj: Any, child_r: int, parent_fds: tuple[int, int]) -> None:
+    # The fork child: 3.13+'s behaviour on every Python: the atexit handlers it
+    # inherited are dropped, those it registers run before it ends.
+    code = 1
+    try:
+        _native.clear_atexit()
+        for fd in parent_fds:
+            os.close(fd)
+        code = process_obj._bootstrap(parent_sentinel=child_r)
+    finally:
+        try:
+            _native.run_atexit()
+        finally:
+            os._exit(code)

@@ -1,0 +1,47 @@
+"""treadle.multiprocessing.context: contexts and the process classes of each start method.
+
+Kept free of heavy imports: every spawned child imports this module to unpickle its
+process object.
+"""
+
+from ._context import (
+    AuthenticationError,
+    BaseContext,
+    BufferTooShort,
+    DefaultContext,
+    ForkContext,
+    ForkProcess,
+    ForkServerContext,
+    ForkServerProcess,
+    Process,
+    ProcessError,
+    SpawnContext,
+    SpawnProcess,
+    TimeoutError,  # noqa: A004 - the stdlib's name
+    assert_spawning,
+    get_spawning_popen,
+    set_spawning_popen,
+)
+from ._context import _concrete_contexts, _default_context, _force_start_method  # noqa: F401
+from ._native import publish as _publish
+
+__all__ = [
+    "AuthenticationError",
+    "BaseContext",
+    "BufferTooShort",
+    "DefaultContext",
+    "ForkContext",
+    "ForkProcess",
+    "ForkServerContext",
+    "ForkServerProcess",
+    "Process",
+    "ProcessError",
+    "SpawnContext",
+    "SpawnProcess",
+    "TimeoutError",
+    "assert_spawning",
+    "get_spawning_popen",
+    "set_spawning_popen",
+]
+
+_publish(globals())

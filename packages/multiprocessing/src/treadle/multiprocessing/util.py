@@ -1,0 +1,64 @@
+"""treadle.multiprocessing.util: logging, finalizers, after-fork hooks and helpers."""
+
+from ._native import publish as _publish
+from ._util import (
+    DEBUG,
+    DEFAULT_LOGGING_FORMAT,
+    INFO,
+    LOGGER_NAME,
+    NOTSET,
+    SUBDEBUG,
+    SUBWARNING,
+    WARNING,
+    Finalize,
+    ForkAwareLocal,
+    ForkAwareThreadLock,
+    abstract_sockets_supported,
+    close_all_fds_except,
+    close_fds,
+    debug,
+    get_logger,
+    get_temp_dir,
+    info,
+    is_abstract_socket_namespace,
+    is_exiting,
+    log_to_stderr,
+    register_after_fork,
+    spawnv_passfds,
+    sub_debug,
+    sub_warning,
+    warn,
+)
+
+# CPython's tests reach these private names (the registries and the exit function).
+from ._util import (  # noqa: F401
+    _afterfork_registry,
+    _cleanup_tests,
+    _close_stdin,
+    _exit_function,
+    _finalizer_registry,
+    _flush_std_streams,
+    _run_after_forkers,
+    _run_finalizers,
+)
+
+__all__ = [
+    "SUBDEBUG",
+    "SUBWARNING",
+    "Finalize",
+    "ForkAwareLocal",
+    "ForkAwareThreadLock",
+    "close_all_fds_except",
+    "debug",
+    "get_logger",
+    "get_temp_dir",
+    "info",
+    "is_exiting",
+    "log_to_stderr",
+    "register_after_fork",
+    "sub_debug",
+    "sub_warning",
+    "warn",
+]
+
+_publish(globals())
