@@ -352,9 +352,7 @@ def test_a_selecting_target_is_derived_from_an_unselected_run_of_the_same_invoca
         src = ["{base / "src"}"]
     """
     targets = tmp_path / "targets.toml"
-    targets.write_text(
-        textwrap.dedent(f"[full]\n{table}\n[part]\nselect = ['Other']\n{table}")
-    )
+    targets.write_text(textwrap.dedent(f"[full]\n{table}\n[part]\nselect = ['Other']\n{table}"))
     status = _cli.main(
         [
             "--all",
