@@ -14,6 +14,11 @@ list of what leaked. Leaked children are killed and reaped so that one leak does
 not cascade into the next test. A test that leaks on purpose says so, with the
 reason, by ``@pytest.mark.leaks_ok("thread", reason="...")``.
 
+Long-lived service processes are not leaks: treadle.multiprocessing's resource tracker
+and forkserver are children of the process that first needed them and stay for its
+life, with a descriptor to each. When that package is loaded, the check asks it for
+exactly those (its ``_services.live()``) and leaves them out; it never imports it.
+
 Under pytest-xdist several workers share ``/dev/shm``, so there the segment check
 runs once, in the controller, over the whole session.
 
@@ -212,6 +217,22 @@ def _reap(pids: list[int]) -> None:
             pass
 
 
+def _without_services(snap: Snapshot) -> Snapshot:
+    """Drop treadle.multiprocessing's live service processes and their descriptors."""
+    services = sys.modules.get("treadle.multiprocessing._services")
+    if services is None:
+        return snap
+    pids, fds = services.live()
+    if not pids and not fds:
+        return snap
+    return Snapshot(
+        snap.threads,
+        snap.children - pids,
+        frozenset(entry for entry in snap.fds if entry[0] not in fds),
+        snap.shm,
+    )
+
+
 def _under_xdist() -> bool:
     return "PYTEST_XDIST_WORKER" in os.environ
 
@@ -243,7 +264,7 @@ def _treadle_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
     deadline = time.monotonic() + _GRACE_SECONDS
     delay = 0.001
     while True:
-        leaks = leaks_since(before, snapshot(shm=check_shm))
+        leaks = leaks_since(before, _without_services(snapshot(shm=check_shm)))
         for kind in allowed:
             leaks.pop(kind, None)
         if not leaks or time.monotonic() >= deadline:
@@ -251,7 +272,7 @@ def _treadle_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
     if "process" in leaks:
-        _reap(sorted(snapshot(shm=False).children - before.children))
+        _reap(sorted(_without_services(snapshot(shm=False)).children - before.children))
     if leaks:
         lines = [line for kind in KINDS for line in leaks.get(kind, [])]
         pytest.fail("test leaked:\n  " + "\n  ".join(lines), pytrace=False)

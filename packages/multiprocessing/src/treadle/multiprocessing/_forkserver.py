@@ -543,15 +543,29 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-ensure_running = _forkserver.ensure_running
-get_inherited_fds = _forkserver.get_inherited_fds
-connect_to_new_process = _forkserver.connect_to_new_process
-set_forkserver_preload = _forkserver.set_forkserver_preload
 
 
-def set_preload(modules: Sequence[str]) -> None:
-    """Name the modules the next forkserver imports (``set_forkserver_preload``)."""
-    _forkserver.set_forkserver_preload(modules)
+def ensure_running() -> None:
+    """Start the forkserver unless the one this process started still runs."""
+    _forkserver.ensure_running()
+
+
+def get_inherited_fds() -> list[int] | None:
+    """Return the descriptors this process got, if the forkserver forked it (else None)."""
+    return _forkserver.get_inherited_fds()
+
+
+def connect_to_new_process(fds: Sequence[int]) -> tuple[int, int]:
+    """Ask the forkserver for a new child; see :meth:`ForkServer.connect_to_new_process`."""
+    return _forkserver.connect_to_new_process(fds)
+
+
+def set_forkserver_preload(module_names: Sequence[str]) -> None:
+    """Name the modules the next forkserver imports before it forks children."""
+    _forkserver.set_forkserver_preload(module_names)
+
+
+set_preload = set_forkserver_preload
 
 
 def _stop() -> None:

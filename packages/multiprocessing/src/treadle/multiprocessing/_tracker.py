@@ -36,12 +36,12 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import IO
-
-from treadle.threading import RLock, local
+from typing import IO, TYPE_CHECKING, Any
 
 from . import _native, _services
+
+if TYPE_CHECKING:
+    from treadle.threading import RLock
 
 __all__ = [
     "CLEANUP",
@@ -201,37 +201,47 @@ def main(fd: int) -> None:
 # ---------------------------------------------------------------------------------------
 # The client side, in every process of the tree.
 
-# Set by a start method that forks a child which keeps the tracker (the 'fork' Popen,
-# the forkserver): read in the child by the at-fork handler.
-_fork_intent = local()
+# This module is imported by every spawned child (it adopts its parent's tracker), so it
+# imports neither treadle.threading nor contextlib: a spawned child starts faster without
+# them. The lock is made on first use and the threads inside fork_keeps_fd() are known
+# by their ident.
+
+# The threads forking a child that keeps the tracker (the 'fork' Popen): read in the
+# child by the at-fork handler, where the forking thread has the same ident.
+_keepers: set[int] = set()
 
 
-@contextmanager
-def fork_keeps_fd() -> Iterator[None]:
+def _ident() -> int:
+    import threading  # noqa: PLC0415 - the stdlib's, for get_ident: loaded by then
+
+    return threading.get_ident()
+
+
+class fork_keeps_fd:
     """Let an ``os.fork()`` done inside this block keep the tracker's descriptor.
 
-    The 'fork' start method and the forkserver wrap their fork in it; a child forked
-    anywhere else closes the descriptor (3.14's rule).
+    The 'fork' start method wraps its fork in it; a child forked anywhere else closes
+    the descriptor (3.14's rule).
     """
-    _fork_intent.keep = True
-    try:
-        yield
-    finally:
-        _fork_intent.keep = False
+
+    def __enter__(self) -> None:
+        _keepers.add(_ident())
+
+    def __exit__(self, *exc_info: object) -> None:
+        _keepers.discard(_ident())
 
 
-@contextmanager
-def _shielded_signals() -> Iterator[None]:
+class _shielded_signals:
     # The tracker inherits this mask and unblocks the signals once it ignores them, so a
     # Ctrl-C at the wrong moment cannot kill it before it protects itself.
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SHIELDED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    def __enter__(self) -> None:
+        self.previous: Any = None
+        if hasattr(signal, "pthread_sigmask"):
+            self.previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SHIELDED)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.previous)
 
 
 def _reap(pid: int, timeout: float | None) -> int | None:
@@ -269,13 +279,23 @@ class ResourceTracker:
 
     def __init__(self) -> None:
         """Make a tracker end that starts its process on first use."""
-        self._lock = RLock()
+        self._made_lock: RLock | None = None
         self._fd: int | None = None
         self._pid: int | None = None
         self._exitcode: int | None = None
         self._waitpid_timed_out = False
         self._inside = 0
         self._deferred: deque[bytes] = deque()
+
+    @property
+    def _lock(self) -> RLock:
+        """The lock of every operation (made on first use; CPython's tests take it)."""
+        lock = self._made_lock
+        if lock is None:
+            from treadle.threading import RLock  # noqa: PLC0415 - see the module's note
+
+            lock = self._made_lock = RLock()
+        return lock
 
     def __del__(self) -> None:
         """Stop a tracker this object started, without waiting long."""
@@ -329,6 +349,8 @@ class ResourceTracker:
         *wait_timeout* bounds the wait: a child that still holds the pipe keeps the
         tracker running, and then ``_waitpid_timed_out`` becomes true.
         """
+        if self._pid is None:
+            return  # nothing this process started (and no lock to make at exit)
         taken = self._lock.acquire(use_blocking_lock)
         try:
             if self._inside:
@@ -339,13 +361,13 @@ class ResourceTracker:
                 self._lock.release()
 
     def _after_fork_in_child(self) -> None:
-        self._lock = RLock()
+        self._made_lock = None  # another thread may have held it at the fork
         self._inside = 0
         self._deferred.clear()
         self._pid = None
         self._exitcode = None
         fd = self._fd
-        if fd is not None and not getattr(_fork_intent, "keep", False):
+        if fd is not None and not (_keepers and _ident() in _keepers):
             self._fd = None
             try:
                 os.close(fd)
@@ -357,11 +379,11 @@ class ResourceTracker:
             _services.announce(_SERVICE, None, (self._fd,))
 
     def _adopt(self, fd: int) -> None:
-        with self._lock:
-            self._fd = fd
-            self._pid = None
-            self._exitcode = None
-            _services.announce(_SERVICE, None, (fd,))
+        # At a child's start-up, before any other thread: no lock (see the module's note).
+        self._fd = fd
+        self._pid = None
+        self._exitcode = None
+        _services.announce(_SERVICE, None, (fd,))
 
     # machinery -----------------------------------------------------------------------
 
@@ -463,10 +485,26 @@ class ResourceTracker:
 
 #: The tracker end of this process (CPython's tests call it ``_resource_tracker``).
 tracker = ResourceTracker()
-ensure_running = tracker.ensure_running
-register = tracker.register
-unregister = tracker.unregister
-getfd = tracker.getfd
+
+
+def ensure_running() -> None:
+    """Start this tree's tracker unless it runs (a dead one is restarted, with a warning)."""
+    tracker.ensure_running()
+
+
+def register(name: str, rtype: str) -> None:
+    """Ask the tracker to remove resource *name* of type *rtype* if it is left behind."""
+    tracker.register(name, rtype)
+
+
+def unregister(name: str, rtype: str) -> None:
+    """Tell the tracker that resource *name* of type *rtype* was removed by its owner."""
+    tracker.unregister(name, rtype)
+
+
+def getfd() -> int:
+    """Return the descriptor that reaches this tree's tracker, starting it if needed."""
+    return tracker.getfd()
 
 
 def adopt(fd: int) -> None:

@@ -7,8 +7,7 @@ client of its control socket must authenticate with the server's key.
 
 from __future__ import annotations
 
-from treadle.thread_core.support import publish as _publish
-
+from . import _native
 from ._forkserver import (
     MAXFDS_TO_SEND,
     SIGNED_STRUCT,
@@ -36,4 +35,4 @@ __all__ = [
     "write_signed",
 ]
 
-_publish(globals())
+_native.publish(globals())

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from treadle.thread_core.support import publish as _publish
-
+from . import _native
 from ._popen_forkserver import Popen
 
 __all__ = ["Popen"]
 
-_publish(globals())
+_native.publish(globals())

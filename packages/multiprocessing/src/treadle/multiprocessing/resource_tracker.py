@@ -8,8 +8,7 @@ is still registered and warns about it on standard error.
 
 from __future__ import annotations
 
-from treadle.thread_core.support import publish as _publish
-
+from . import _native
 from ._tracker import CLEANUP as _CLEANUP_FUNCS  # noqa: F401 - CPython's tests read it
 from ._tracker import (
     ReentrantCallError,
@@ -32,4 +31,4 @@ __all__ = [
     "unregister",
 ]
 
-_publish(globals())
+_native.publish(globals())

@@ -1,0 +1,47 @@
+"""Targets of the forkserver and tracker tests' children (imported by name in the child).
+
+The tests put this folder on ``sys.path`` (:func:`on_path`) before they start a child, so
+that a spawned or forkserver child, which gets the parent's ``sys.path``, can import it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+
+def exit_with(code: int) -> None:
+    """End the process with *code*."""
+    sys.exit(code)
+
+
+def wait_forever(ready: Any) -> None:
+    """Say so on *ready*, then sleep until a signal ends the process."""
+    ready.send(os.getpid())
+    while True:
+        signal.pause()
+
+
+def report_tracker(conn: Any) -> None:
+    """Send how this process reaches the resource tracker."""
+    from treadle.multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    fd = tracker._fd
+    tracker.register("/treadle-child-probe", "dummy")
+    tracker.unregister("/treadle-child-probe", "dummy")
+    conn.send((fd is not None, tracker._pid is None, tracker._check_alive(), fd == tracker._fd))
+
+
+def report_modules(conn: Any, names: list[str]) -> None:
+    """Send which of *names* this process had imported when it started running."""
+    conn.send({name: name in sys.modules for name in names})
+
+
+def write_to_fd(fd_holder: Any, data: bytes) -> None:
+    """Write *data* to the descriptor the child got through *fd_holder*."""
+    fd = fd_holder.detach()
+    os.write(fd, data)
+    os.close(fd)
