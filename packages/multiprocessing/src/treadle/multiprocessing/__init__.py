@@ -14,11 +14,20 @@ Importing this package is cheap (every spawned child does): connections, the red
 and the helpers' modules are imported when first used.
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+
+from __future__ import annotations
+
 import sys as _sys
-from typing import Any as _Any
 
 from . import context, process  # noqa: F401 - the stdlib's submodule attributes
 from ._context import _default_context
+
+# Annotations only: importing typing would cost every spawned child several ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any as _Any
 
 __all__ = [
     "AuthenticationError",
@@ -49,7 +58,7 @@ BufferTooShort = _default_context.BufferTooShort
 Pipe = _default_context.Pipe
 Process = _default_context.Process
 ProcessError = _default_context.ProcessError
-TimeoutError = _default_context.TimeoutError  # noqa: A001 - the stdlib's name
+TimeoutError = _default_context.TimeoutError
 active_children = _default_context.active_children
 allow_connection_pickling = _default_context.allow_connection_pickling
 cpu_count = _default_context.cpu_count

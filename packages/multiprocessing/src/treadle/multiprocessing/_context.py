@@ -5,15 +5,23 @@ systems except macOS, where it is ``spawn`` (``spawn`` too when there is no writ
 temporary directory for the forkserver's socket).
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 from . import _errors, _native
 from . import _process as process
+
+# Annotations only: importing typing would cost every spawned child several ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 __all__ = [
     "AuthenticationError",
@@ -36,7 +44,7 @@ __all__ = [
 
 ProcessError = _errors.ProcessError
 BufferTooShort = _errors.BufferTooShort
-TimeoutError = _errors.TimeoutError  # noqa: A001 - the stdlib's name
+TimeoutError = _errors.TimeoutError
 AuthenticationError = _errors.AuthenticationError
 
 
@@ -62,7 +70,7 @@ class BaseContext:
             raise NotImplementedError("cannot determine number of cpus")
         return count
 
-    def Pipe(self, duplex: bool = True) -> tuple[Any, Any]:  # noqa: N802 - the stdlib's name
+    def Pipe(self, duplex: bool = True) -> tuple[Any, Any]:
         """Return the two ends ``(conn1, conn2)`` of a new pipe (see ``connection.Pipe``)."""
         from ._connection import Pipe
 
@@ -98,7 +106,9 @@ class BaseContext:
         """Make connections and sockets picklable between processes (always so here)."""
         from . import _connection  # noqa: F401 - importing registers the reducers
 
-    def set_executable(self, executable: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> None:
+    def set_executable(
+        self, executable: str | bytes | os.PathLike[str] | os.PathLike[bytes]
+    ) -> None:
         """Use *executable* instead of ``sys.executable`` to start spawn children."""
         from ._spawn import set_executable
 
@@ -252,7 +262,7 @@ def _writable_temp_dir() -> bool:
 def _platform_default() -> BaseContext:
     # 3.14 on every Python: forkserver wherever descriptors can be passed, except on
     # macOS (fork is unsafe there after system frameworks started threads).
-    if _native.PLATFORM != "darwin" and _native.PLATFORM != "win32" and _writable_temp_dir():
+    if _native.PLATFORM not in {"darwin", "win32"} and _writable_temp_dir():
         return _concrete_contexts["forkserver"]
     return _concrete_contexts["spawn"]
 
@@ -335,4 +345,3 @@ def assert_spawning(obj: object) -> None:
             f"{type(obj).__name__} objects should only be shared between processes"
             " through inheritance"
         )
-

@@ -8,31 +8,39 @@ Helpers C (connections) and F (forkserver, tracker) may append a clearly marked 
 of their own at the end of this file.
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import atexit
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+
+# Annotations only: importing typing would cost every spawned child several ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 __all__ = [
     "HAVE_PIDFD",
     "OS_FORK_WARNS",
     "PLATFORM",
-    "ThreadLocal",
     "VERSION",
+    "ThreadLocal",
     "clear_atexit",
-    "fd_ready",
-    "join_threads",
-    "rename_main_thread_native_id",
     "cpu_count",
+    "fd_ready",
     "fork_exec_passfds",
     "interpreter_flags",
+    "join_threads",
     "pidfd_open",
-    "publish",
     "process_cpu_count",
+    "publish",
     "register_exit_hook",
+    "rename_main_thread_native_id",
     "run_atexit",
     "sem_unlink",
     "shm_unlink",
@@ -87,7 +95,7 @@ def cpu_count() -> int | None:
 
 
 def process_cpu_count() -> int | None:
-    """The CPUs this process may use (3.13's ``os.process_cpu_count()``)."""
+    """Return how many CPUs this process may use (3.13's ``os.process_cpu_count()``)."""
     native = getattr(os, "process_cpu_count", None)
     if native is not None:
         found: int | None = native()
@@ -266,9 +274,9 @@ def publish(namespace: dict[str, Any]) -> None:
     package = home.rpartition(".")[0] if home.count(".") > 1 else home
     for name in namespace.get("__all__", ()):
         obj = namespace[name]
-        if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__code__")):
-            if str(getattr(obj, "__module__", "")).startswith(package + "."):
-                obj.__module__ = home
+        is_code = isinstance(obj, type) or (callable(obj) and hasattr(obj, "__code__"))
+        if is_code and str(getattr(obj, "__module__", "")).startswith(package + "."):
+            obj.__module__ = home
 
 
 # ---------------------------------------------------------------------------------------

@@ -8,6 +8,10 @@ part that still fails: ``args[1].callback: <lambda> is not picklable``.
 Reusable by the process pool: ``find_unpicklable(obj, "fn")`` returns the path.
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import functools
@@ -69,8 +73,8 @@ def _parts(obj: object) -> Iterator[tuple[str, object]]:
 
 
 def describe(obj: object) -> str:
-    """A short name for *obj* in a message: a function's or class's name, else its type."""
-    if isinstance(obj, type) or callable(obj) and hasattr(obj, "__qualname__"):
+    """Name *obj* shortly in a message: a function's or class's name, else its type."""
+    if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__")):
         return str(getattr(obj, "__qualname__", repr(obj)))
     kind = type(obj)
     return f"<{kind.__module__}.{kind.__qualname__} object>"
@@ -115,9 +119,7 @@ def _process_parts(process_obj: Any) -> Iterator[tuple[str, object]]:
             yield f"self.{attr}", value
 
 
-def _search_process(
-    process_obj: Any, fails: Callable[[object], bool]
-) -> tuple[str, object] | None:
+def _search_process(process_obj: Any, fails: Callable[[object], bool]) -> tuple[str, object] | None:
     for name, part in _process_parts(process_obj):
         found = find_unpicklable(part, name, fails)
         if found is not None:
@@ -156,9 +158,11 @@ def _defined_in_main(part: object) -> bool:
     module = getattr(type(part), "__module__", None)
     if module in ("__main__", "__mp_main__"):
         return True
-    return any(_defined_in_main(child) for _, child in _parts(part)) if isinstance(
-        part, (tuple, list, dict, functools.partial)
-    ) else False
+    return (
+        any(_defined_in_main(child) for _, child in _parts(part))
+        if isinstance(part, (tuple, list, dict, functools.partial))
+        else False
+    )
 
 
 def check_main_importable(pickled: memoryview | bytes, process_obj: Any) -> None:

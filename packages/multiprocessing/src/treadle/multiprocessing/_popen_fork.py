@@ -3,6 +3,10 @@
 Also the base of the other POSIX Popens (waiting, signals, closing are the same).
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import os
@@ -18,7 +22,7 @@ __all__ = ["Popen"]
 
 def _check_timeout(timeout: object) -> float | None:
     if timeout is None or type(timeout) is float or type(timeout) is int:
-        return timeout  # type: ignore[return-value]
+        return timeout
     from treadle.thread_core.support import check_timeout
 
     return check_timeout(timeout, "timeout")
@@ -38,7 +42,7 @@ class Popen:
         self._launch(process_obj)
 
     def duplicate_for_child(self, fd: int) -> int:
-        """A fork child inherits every descriptor under its own number."""
+        """Return *fd*: a fork child inherits every descriptor under its own number."""
         return fd
 
     def poll(self, flag: int = os.WNOHANG) -> int | None:

@@ -5,6 +5,10 @@ the payload over a pipe whose write end the parent keeps until the Popen is clos
 the child's copy of the read end doubles as its "parent is alive" sentinel.
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import os

@@ -4,15 +4,22 @@ A spawned child imports this module before anything else of the package, so it p
 nothing heavier than ``os``, ``signal`` and ``itertools``.
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import itertools
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 from weakref import WeakSet
+
+# Annotations only: importing typing would cost every spawned child several ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any
 
 __all__ = [
     "AuthenticationString",
@@ -114,7 +121,7 @@ class BaseProcess:
             raise ValueError("process object is closed")
 
     def run(self) -> None:
-        """The work of the process: calls *target* with *args* and *kwargs*."""
+        """Do the work of the process: call *target* with *args* and *kwargs*."""
         if self._target:
             self._target(*self._args, **self._kwargs)
 
@@ -261,7 +268,10 @@ class BaseProcess:
         self._check_closed()
         if self is _current_process:
             return os.getpid()
-        return self._popen and self._popen.pid
+        if self._popen is None:
+            return None
+        pid: int = self._popen.pid
+        return pid
 
     pid = ident
 
@@ -292,7 +302,7 @@ class BaseProcess:
             words.append(f"pid={self._popen.pid}")
         words += [f"parent={self._parent_pid}", status]
         if code is not None:
-            words.append(f"exitcode={_exitcode_to_name.get(code, code)}")
+            words.append(f"exitcode={_exitcode_name(code)}")
         if self.daemon:
             words.append("daemon")
         return f"<{' '.join(words)}>"
@@ -371,7 +381,7 @@ class _ParentProcess(BaseProcess):
         self._parent_pid = None
         self._popen = None
         self._closed = False
-        self._sentinel = sentinel  # type: ignore[assignment]
+        self._sentinel = sentinel
         self._config = {}
 
     def _wait(self, timeout: float | None) -> bool:
@@ -418,12 +428,18 @@ _process_counter = itertools.count(1)
 _children: set[BaseProcess] = set()
 del _MainProcess
 
-# -SIGTERM rather than -15 in reprs.
-_exitcode_to_name = {
-    -int(value): f"-{name}"
-    for name, value in signal.__dict__.items()
-    if name.startswith("SIG") and "_" not in name and isinstance(value, signal.Signals)
-}
+
+def _exitcode_name(code: int) -> str:
+    # -SIGTERM rather than -15 in reprs (signal is imported here, not by every child).
+    if code >= 0:
+        return str(code)
+    import signal
+
+    try:
+        return f"-{signal.Signals(-code).name}"
+    except ValueError:
+        return str(code)
+
 
 # CPython's tests look for process objects left alive here.
 _dangling: WeakSet[BaseProcess] = WeakSet()

@@ -10,14 +10,22 @@ spawn_main(<payload fd>, <tracker fd>)" --multiprocessing-fork
 and imports little more than this module, ``pickle`` and what the process object needs.
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import os
 import sys
-from typing import IO, Any
 
 from . import _process as process
 from . import _util
+
+# Annotations only: importing typing would cost every spawned child several ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = [
     "freeze_support",
@@ -41,10 +49,10 @@ _executable: str = sys.executable
 def set_executable(executable: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> None:
     """Start spawned children (and the package's helpers) with *executable*."""
     global _executable
-    if not isinstance(executable, (str, bytes, os.PathLike)):
-        raise TypeError(
-            f"executable must be a str, bytes or os.PathLike object, not {type(executable).__name__}"
-        )
+    given: object = executable
+    if not isinstance(given, (str, bytes, os.PathLike)):
+        kind = type(given).__name__
+        raise TypeError(f"executable must be a str, bytes or os.PathLike object, not {kind}")
     _executable = os.fsdecode(executable)
 
 
@@ -93,7 +101,7 @@ def get_command_line(payload_fd: int, tracker_fd: int | None) -> list[str]:
 
 
 def spawn_main(payload_fd: int, tracker_fd: int | None = None) -> None:
-    """The spawned child's entry point: run the process object, then exit."""
+    """Run the spawned child (its entry point): the process object, then exit."""
     parent_sentinel = os.dup(payload_fd)
     code = run_child(payload_fd, parent_sentinel, tracker_fd=tracker_fd)
     sys.exit(code)
@@ -114,9 +122,9 @@ def _check_not_importing_main() -> None:
             "    if __name__ == '__main__':\n"
             "        freeze_support()\n"
             "        ...\n\n"
-            "The \"freeze_support()\" line can be omitted if the program is not going "
+            'The "freeze_support()" line can be omitted if the program is not going '
             "to be frozen to produce an executable.\n\n"
-            "To fix this issue, refer to the \"Safe importing of main module\" section in "
+            'To fix this issue, refer to the "Safe importing of main module" section in '
             "https://docs.python.org/3/library/multiprocessing.html"
         )
 
@@ -156,7 +164,9 @@ def get_preparation_data(name: str) -> dict[str, Any]:
     return data
 
 
-def write_payload(stream: IO[bytes] | int, preparation_data: dict[str, Any], process_obj: Any) -> None:
+def write_payload(
+    stream: IO[bytes] | int, preparation_data: dict[str, Any], process_obj: Any
+) -> None:
     """Write the two pickles a new child reads: *preparation_data*, then *process_obj*.
 
     Call it while ``set_spawning_popen`` names the Popen. When the process object cannot

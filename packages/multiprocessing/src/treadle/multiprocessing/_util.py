@@ -4,17 +4,25 @@ Kept cheap to import: a spawned child imports this module, so ``logging``, ``tem
 ``shutil`` and treadle.threading are imported only when something needs them.
 """
 
+# Imports inside functions are deliberate throughout: a spawned child imports this
+# package, and must not pay for what it does not use.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import itertools
 import os
 import sys
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 from . import _native
 from . import _process as process
+
+# Annotations only: importing typing would cost every spawned child several ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any
 
 __all__ = [
     "DEBUG",
@@ -297,7 +305,7 @@ def _run_finalizers(minpriority: int | None = None) -> None:
     Highest priority first; within one priority the newest first. With no
     *minpriority*, every finalizer left afterwards is dropped.
     """
-    registry = _finalizer_registry
+    registry: dict[Any, Any] | None = _finalizer_registry
     if registry is None:  # module globals cleared late in shutdown
         return
     # Copying the keys is atomic; the registry may change while the callbacks run.
@@ -415,7 +423,7 @@ class ForkAwareThreadLock:
     def __enter__(self) -> bool:
         return self._lock.__enter__()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._lock.__exit__(*exc)
 
 
@@ -423,30 +431,16 @@ def _clear_local(obj: Any) -> None:
     obj.__dict__.clear()
 
 
-def _make_fork_aware_local() -> type:
-    from treadle import threading
+# The interpreter's thread-local type (what threading.local is) rather than
+# treadle.threading.local: this module is imported by every spawned child.
+class ForkAwareLocal(_native.ThreadLocal):
+    """A thread-local whose attributes a child started with fork does not inherit."""
 
-    class ForkAwareLocal(threading.local):  # type: ignore[misc]
-        """A thread-local whose attributes a child started with fork does not inherit."""
+    def __init__(self) -> None:
+        register_after_fork(self, _clear_local)
 
-        def __init__(self) -> None:
-            register_after_fork(self, _clear_local)
-
-        def __reduce__(self) -> tuple[type, tuple[()]]:
-            return type(self), ()
-
-    ForkAwareLocal.__module__ = __name__
-    return ForkAwareLocal
-
-
-def __getattr__(name: str) -> Any:
-    # ForkAwareLocal subclasses treadle.threading.local: made on first use so that a
-    # spawned child does not import treadle.threading for nothing.
-    if name == "ForkAwareLocal":
-        cls = _make_fork_aware_local()
-        globals()["ForkAwareLocal"] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return type(self), ()
 
 
 # ---------------------------------------------------------------------------------------
@@ -464,7 +458,7 @@ def close_all_fds_except(fds: Iterable[int]) -> None:
     if keep[-1] >= MAXFD:
         raise ValueError("fd too large")
     bounds = [*keep, MAXFD]
-    for low, high in zip(bounds, bounds[1:]):
+    for low, high in itertools.pairwise(bounds):
         if high - low > 1:
             os.closerange(low + 1, high)
 
@@ -522,7 +516,7 @@ def _cleanup_tests() -> None:
 
     gc.collect()
     try:
-        from test import support
+        from test import support  # type: ignore[import-not-found,unused-ignore]
 
         support.reap_children()
     except ImportError:

@@ -4,7 +4,7 @@ Kept free of heavy imports: every spawned child imports this module to unpickle 
 process object.
 """
 
-from ._context import (
+from ._context import (  # noqa: F401
     AuthenticationError,
     BaseContext,
     BufferTooShort,
@@ -17,12 +17,14 @@ from ._context import (
     ProcessError,
     SpawnContext,
     SpawnProcess,
-    TimeoutError,  # noqa: A004 - the stdlib's name
+    TimeoutError,
+    _concrete_contexts,
+    _default_context,
+    _force_start_method,
     assert_spawning,
     get_spawning_popen,
     set_spawning_popen,
 )
-from ._context import _concrete_contexts, _default_context, _force_start_method  # noqa: F401
 from ._native import publish as _publish
 
 __all__ = [

@@ -1,16 +1,18 @@
 """treadle.multiprocessing.process: the process object and the process tree's state."""
 
 from ._native import publish as _publish
-from ._process import (
+
+# CPython's tests reach these private names.
+from ._process import (  # noqa: F401
+    ORIGINAL_DIR,
     AuthenticationString,
     BaseProcess,
+    _cleanup,
+    _dangling,
     active_children,
     current_process,
     parent_process,
 )
-
-# CPython's tests reach these private names.
-from ._process import ORIGINAL_DIR, _cleanup, _dangling  # noqa: F401
 
 __all__ = [
     "AuthenticationString",

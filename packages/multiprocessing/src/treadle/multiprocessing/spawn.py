@@ -1,6 +1,7 @@
 """treadle.multiprocessing.spawn: what a new child learns of its parent, and its start."""
 
 from ._native import publish as _publish
+from ._spawn import _old_main_modules as old_main_modules  # noqa: F401
 from ._spawn import (
     freeze_support,
     get_command_line,
@@ -12,7 +13,6 @@ from ._spawn import (
     set_executable,
     spawn_main,
 )
-from ._spawn import _old_main_modules as old_main_modules  # noqa: F401
 
 __all__ = [
     "freeze_support",

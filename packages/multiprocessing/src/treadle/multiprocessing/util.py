@@ -1,7 +1,9 @@
 """treadle.multiprocessing.util: logging, finalizers, after-fork hooks and helpers."""
 
 from ._native import publish as _publish
-from ._util import (
+
+# CPython's tests reach these private names (the registries and the exit function).
+from ._util import (  # noqa: F401
     DEBUG,
     DEFAULT_LOGGING_FORMAT,
     INFO,
@@ -13,6 +15,14 @@ from ._util import (
     Finalize,
     ForkAwareLocal,
     ForkAwareThreadLock,
+    _afterfork_registry,
+    _cleanup_tests,
+    _close_stdin,
+    _exit_function,
+    _finalizer_registry,
+    _flush_std_streams,
+    _run_after_forkers,
+    _run_finalizers,
     abstract_sockets_supported,
     close_all_fds_except,
     close_fds,
@@ -28,18 +38,6 @@ from ._util import (
     sub_debug,
     sub_warning,
     warn,
-)
-
-# CPython's tests reach these private names (the registries and the exit function).
-from ._util import (  # noqa: F401
-    _afterfork_registry,
-    _cleanup_tests,
-    _close_stdin,
-    _exit_function,
-    _finalizer_registry,
-    _flush_std_streams,
-    _run_after_forkers,
-    _run_finalizers,
 )
 
 __all__ = [
