@@ -8,7 +8,13 @@ from fractions import Fraction
 import pytest
 
 from treadle.thread_core import allocate_lock, support
-from treadle.thread_core.support import WaiterList, check_timeout, pass_gate, wait_gate
+from treadle.thread_core.support import (
+    WaiterList,
+    check_timeout,
+    pass_gate,
+    take_lock,
+    wait_gate,
+)
 
 
 @pytest.mark.parametrize(
@@ -156,6 +162,79 @@ def test_an_interrupted_park_hands_its_wake_up_on(monkeypatch: pytest.MonkeyPatc
     assert not other.locked()  # the lost wake-up went to the other parked thread
     assert len(waiters) == 0
     lock.release()
+
+
+def test_park_lock_is_woken_and_takes_the_plain_lock_back() -> None:
+    waiters = WaiterList()
+    lock = allocate_lock()
+    parked = threading.Event()
+    results: list[bool] = []
+
+    def parker() -> None:
+        lock.acquire()
+        parked.set()
+        results.append(waiters.park_lock(lock, None))
+        results.append(lock.locked())
+        lock.release()
+
+    t = threading.Thread(target=parker)
+    t.start()
+    parked.wait()
+    with lock:  # taken once the parker dropped it inside park_lock
+        assert len(waiters) == 1
+        waiters.wake(1)
+    t.join()
+    assert results == [True, True]
+    assert not lock.locked()
+
+
+def test_park_lock_times_out_with_the_lock_held() -> None:
+    waiters = WaiterList()
+    lock = allocate_lock()
+    lock.acquire()
+    assert waiters.park_lock(lock, 0.01) is False
+    assert lock.locked()
+    assert len(waiters) == 0
+    lock.release()
+
+
+def test_an_interrupted_park_lock_hands_its_wake_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    waiters = WaiterList()
+    lock = allocate_lock()
+    other = allocate_lock()
+    other.acquire()
+    waiters._gates.append(other)
+
+    def woken_then_interrupted(gate: object, timeout: float | None) -> bool:
+        waiters._gates.remove(gate)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(support, "wait_gate", woken_then_interrupted)
+    lock.acquire()
+    with pytest.raises(KeyboardInterrupt):
+        waiters.park_lock(lock, 30.0)
+    assert lock.locked()
+    assert not other.locked()
+    assert len(waiters) == 0
+    lock.release()
+
+
+def test_take_lock_waits_for_a_holder_that_lets_go() -> None:
+    lock = allocate_lock()
+    lock.acquire()
+    trying = threading.Event()
+
+    def holder() -> None:
+        trying.wait()
+        lock.release()
+
+    t = threading.Thread(target=holder)
+    t.start()
+    trying.set()
+    take_lock(lock)  # yields the GIL, then blocks, until the holder releases
+    assert lock.locked()
+    lock.release()
+    t.join()
 
 
 def test_publish_sets_the_public_module_of_own_names_only() -> None:

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
-from time import monotonic, sleep
+from time import monotonic
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from treadle.thread_core import LockType, allocate_lock
-from treadle.thread_core.support import WaiterList, check_timeout
+from treadle.thread_core.support import WaiterList, check_timeout, take_lock
 
 from ._native import Empty, Full, ShutDown
 
@@ -40,30 +40,6 @@ if TYPE_CHECKING:
 else:
     _Ordered = TypeVar("_Ordered")
 
-# How many times a thread that finds the mutex taken gives up the GIL before it blocks.
-_YIELDS = 20
-
-
-def _take(mutex: LockType) -> None:
-    """Take *mutex*, which a try without blocking may have found held by another thread.
-
-    Under a GIL the holder is a thread that lost the GIL inside its critical section (or
-    one that took the lock from the kernel while it waited for the GIL). Blocking on the
-    lock here hands the GIL to that thread, and the two then tend to take turns for every
-    item, each turn two context switches: a lock convoy, which made producer/consumer
-    runs on 3.10 three to eight times slower than they need be. Giving up the GIL with
-    ``sleep(0)`` lets the holder finish its (short) critical section while this thread
-    keeps its place to run; after ``_YIELDS`` tries (a holder blocked in I/O, say) it
-    blocks as usual. This is also how a parked thread takes the mutex back when it wakes.
-    """
-    tries = _YIELDS
-    while not mutex.acquire(False):
-        if not tries:
-            mutex.acquire()
-            return
-        tries -= 1
-        sleep(0)
-
 
 class _WaitList:
     """A condition variable over a queue's ``mutex``, whose waiters the queue wakes.
@@ -74,7 +50,7 @@ class _WaitList:
     a get learns that nobody waits from one attribute, without a call.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_parked", "_retake", "_waiters", "acquire", "release")
+    __slots__ = ("__weakref__", "_lock", "_parked", "_waiters", "acquire", "release")
 
     def __init__(self, lock: LockType) -> None:
         self._lock = lock
@@ -82,14 +58,6 @@ class _WaitList:
         self._parked = 0
         self.acquire = lock.acquire
         self.release = lock.release
-
-        # What park() calls to take the mutex back, made once: a wait is on the path of
-        # every blocked put and get.
-        def retake(_: None) -> None:
-            if not lock.acquire(False):
-                _take(lock)
-
-        self._retake = retake
 
     def __enter__(self) -> bool:
         return self._lock.acquire()
@@ -104,7 +72,7 @@ class _WaitList:
         """Sleep (the mutex dropped) until woken or *timeout*, a checked one, runs out."""
         self._parked += 1
         try:
-            return self._waiters.park(timeout, self.release, self._retake)
+            return self._waiters.park_lock(self._lock, timeout)
         finally:
             self._parked -= 1
 
@@ -222,7 +190,7 @@ class Queue(Generic[_T]):
         """
         mutex = self.mutex
         if not mutex.acquire(False):
-            _take(mutex)
+            take_lock(mutex)
         gate = None
         try:
             if self.is_shutdown:
@@ -269,7 +237,7 @@ class Queue(Generic[_T]):
         """
         mutex = self.mutex
         if not mutex.acquire(False):
-            _take(mutex)
+            take_lock(mutex)
         gate = None
         try:
             if self._qsize():
