@@ -176,9 +176,9 @@ def DupFd(fd: int) -> _Detachable:
         return _ChildFd(popen.duplicate_for_child(fd))
     if not HAVE_SEND_HANDLE:
         raise ValueError("SCM_RIGHTS appears not to be available")
-    from . import _resource_sharer  # noqa: PLC0415 - starts a thread: only when needed
+    from ._resource_sharer import DupFd as SharedFd  # noqa: PLC0415 - only when needed
 
-    return _resource_sharer.DupFd(fd)
+    return SharedFd(fd)
 
 
 # Reducers ----------------------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""treadle.multiprocessing.connection: connections between processes (3.14's names).
+
+:func:`Pipe`, :class:`Connection`, :class:`Listener`, :func:`Client` and :func:`wait`,
+speaking the stdlib's wire format and HMAC handshake (:func:`deliver_challenge`,
+:func:`answer_challenge`), so that either end may be a stdlib process of 3.10 or later.
+"""
+
+from treadle.thread_core.support import publish as _publish
+
+# CPython's tests read the handshake's constants and helpers by the stdlib's private names.
+from ._auth import CHALLENGE as _CHALLENGE  # noqa: F401
+from ._auth import FAILURE as _FAILURE  # noqa: F401
+from ._auth import WELCOME as _WELCOME  # noqa: F401
+from ._auth import _create_response, _verify_challenge  # noqa: F401
+from ._connection import (
+    BUFSIZE,
+    CONNECTION_TIMEOUT,
+    Client,
+    Connection,
+    Listener,
+    Pipe,
+    address_type,
+    answer_challenge,
+    arbitrary_address,
+    default_family,
+    deliver_challenge,
+    families,
+    wait,
+)
+
+__all__ = [
+    "BUFSIZE",
+    "CONNECTION_TIMEOUT",
+    "Client",
+    "Connection",
+    "Listener",
+    "Pipe",
+    "address_type",
+    "answer_challenge",
+    "arbitrary_address",
+    "default_family",
+    "deliver_challenge",
+    "families",
+    "wait",
+]
+
+_publish(globals())
