@@ -331,6 +331,15 @@ def _import_test_module(name: str) -> ModuleType:
     return module
 
 
+def _first_failed_import(suite: unittest.TestSuite | None) -> str:
+    """The traceback of the first module a test package failed to import, if any."""
+    for test in _iter_tests(suite) if suite is not None else ():
+        exc = getattr(test, "_exception", None)
+        if test.id().startswith("unittest.") and isinstance(exc, BaseException):
+            return _short(str(exc), 4000)
+    return ""
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="_treadle_conformance_runner")
     parser.add_argument("--test", required=True, help="test module, e.g. test_thread")
@@ -373,9 +382,13 @@ def main(argv: list[str] | None = None) -> int:
             support.record_original_stdout(sys.stdout)
 
         module: ModuleType | None = None
+        suite: unittest.TestSuite | None = None
         failure: tuple[str, str, str] | None = None
         try:
             module = _import_test_module(args.test)
+            # Loading imports a test package's modules (3.13+: test_multiprocessing_spawn/
+            # test_processes.py and _test_multiprocessing): before the proof, so it sees them.
+            suite = unittest.defaultTestLoader.loadTestsFromModule(module)
         except unittest.SkipTest as exc:
             failure = ("module-skip", _short(str(exc), 300), "")
         except BaseException as exc:
@@ -401,17 +414,16 @@ def main(argv: list[str] | None = None) -> int:
         fallback_errors: dict[str, str] = dict(getattr(hook, "FALLBACK_ERRORS", None) or {})
         if args.mode == "treadle" and fallback_errors:
             message = "; ".join(fallback_errors[name] for name in sorted(fallback_errors))
-            details = failure[2] if failure is not None else ""
+            details = failure[2] if failure is not None else _first_failed_import(suite)
             writer.write("fallback-error", message=_short(message, 600), details=details)
             return EXIT_IMPORT_ERROR
-        if failure is not None or module is None:
+        if failure is not None or suite is None:
             kind, message, details = failure or ("import-error", "no module", "")
             writer.write(kind, message=message, details=details)
             if kind == "module-skip":
                 writer.write("done")
                 return 0
             return EXIT_IMPORT_ERROR
-        suite = unittest.defaultTestLoader.loadTestsFromModule(module)
 
         select: list[str] = list(json.loads(args.select))
         unmatched: list[str] = []

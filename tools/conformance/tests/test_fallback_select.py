@@ -90,6 +90,15 @@ class Uses(unittest.TestCase):
 """
 
 
+TEST_PACKAGE_INIT = """
+def load_tests(loader, tests, pattern):  # imports its module when the tests are loaded
+    from . import test_inner
+
+    tests.addTests(loader.loadTestsFromModule(test_inner))
+    return tests
+"""
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Venv, Path]:
     interpreter = _pythons.find(VERSION)
@@ -107,6 +116,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Venv, Path]:
     (base / "tests").mkdir()
     (base / "tests" / "test_fakepkg.py").write_text(TEST_FAKEPKG)
     (base / "tests" / "test_fakepkg_broken.py").write_text(TEST_FAKEPKG_BROKEN)
+    # 3.13+'s test_multiprocessing_spawn shape: a package whose modules load_tests imports.
+    (base / "tests" / "test_fakepkg_package").mkdir()
+    (base / "tests" / "test_fakepkg_package" / "__init__.py").write_text(TEST_PACKAGE_INIT)
+    (base / "tests" / "test_fakepkg_package" / "test_inner.py").write_text(TEST_FAKEPKG_BROKEN)
     return venv, base
 
 
@@ -179,6 +192,16 @@ def test_a_fallback_failing_on_top_of_treadle_is_an_error_even_when_swallowed(
     assert "on top of treadle_fakepkg" in run.message
     assert "ONLY_IN_STDLIB" in run.message
     assert run.outcomes == {}
+
+
+def test_a_fallback_failing_in_a_test_package_module_is_an_error_too(
+    world: tuple[Venv, Path],
+) -> None:
+    run = _run(world, "test_fakepkg_package", _spec(world[1], ["fakepkg.broken"]))
+    assert run.status == "fallback-error"
+    assert "fallback module fakepkg.broken" in run.message
+    baseline = _run(world, "test_fakepkg_package", None)
+    assert _short(baseline) == {"test_inner.Uses.test_it": "pass"}
 
 
 def test_select_restricts_baseline_and_treadle_runs_alike(world: tuple[Venv, Path]) -> None:
