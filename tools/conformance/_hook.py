@@ -182,12 +182,34 @@ class _Finder:
         self.mapping = mapping
         self.fallback = fallback
 
+    def _fallback_alias(self, fullname: str) -> str | None:
+        """The stdlib name of a fallback module that *fullname* (a treadle name) stands for."""
+        for std, tre in self.mapping.items():
+            if fullname.startswith(tre + "."):
+                std_name = std + fullname[len(tre) :]
+                if any(std_name == f or std_name.startswith(f + ".") for f in self.fallback):
+                    return std_name
+        return None
+
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> Any:
         for fallen in self.fallback:
             if fullname == fallen or fullname.startswith(fallen + "."):
                 stds = [std for std in self.mapping if fullname.startswith(std + ".")]
                 owner = self.mapping[max(stds, key=len)] if stds else "treadle"
                 return _fallback_spec(fullname, owner)
+        alias = self._fallback_alias(fullname)
+        if alias is not None:
+            # Imported here, not above: a finder that imports before knowing the name is its
+            # own recurses (importlib.machinery itself comes through here at start-up).
+            import importlib
+            import importlib.machinery
+
+            # ``from . import pool`` in a fallback module asks the package (treadle's) for
+            # ``<its __name__>.pool``: give it the one fallback module, never a second copy.
+            same: Any = _Loader(importlib.import_module(alias))
+            return importlib.machinery.ModuleSpec(
+                fullname, same, is_package=hasattr(same.module, "__path__")
+            )
         name = _target_name(self.mapping, fullname)
         if name is None:
             return None

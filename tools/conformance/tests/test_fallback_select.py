@@ -32,7 +32,8 @@ HERE = Path(__file__).resolve().parents[1]
 FAKEPKG = {
     "__init__.py": 'WHO = "stdlib"\nONLY_IN_STDLIB = True\n',
     "core.py": 'WHO = "stdlib core"\n',
-    "extra.py": "from . import core\nfrom . import WHO as PKG_WHO\n",
+    # `from . import extra_sub` asks treadle's package for treadle_fakepkg.extra_sub.
+    "extra.py": "from . import core\nfrom . import WHO as PKG_WHO\nfrom . import extra_sub\n",
     "extra_sub/__init__.py": "",
     "extra_sub/leaf.py": "from .. import core\n",
     "broken.py": "from . import ONLY_IN_STDLIB\n",
@@ -60,6 +61,8 @@ class Fallback(unittest.TestCase):
         self.assertEqual(fakepkg.extra.core.WHO, CORE)
         self.assertEqual(fakepkg.extra.PKG_WHO, fakepkg.WHO)
         self.assertIs(fakepkg.extra_sub.leaf.core, fakepkg.extra.core)
+        self.assertIs(fakepkg.extra.extra_sub, sys.modules["fakepkg.extra_sub"])
+        self.assertEqual(fakepkg.extra.extra_sub.__name__, "fakepkg.extra_sub")
 
     def test_in_a_child_with_a_clean_environment(self):
         code = "import fakepkg.extra_sub.leaf as m; print(m.core.WHO)"
@@ -177,8 +180,10 @@ def test_a_module_left_out_of_fallback_is_not_found_never_the_stdlib(
     world: tuple[Venv, Path],
 ) -> None:
     run = _run(world, "test_fakepkg", _spec(world[1], ["fakepkg.extra"]))
-    assert run.status == "import-error"
-    assert "treadle_fakepkg.extra_sub" in run.message
+    # fakepkg.extra's `from . import extra_sub` finds neither treadle's nor the stdlib's.
+    assert run.status == "fallback-error"
+    assert "cannot import name 'extra_sub' from 'treadle_fakepkg'" in run.message
+    assert "fakepkg.extra_sub" not in run.proof["fallback_loaded"]
 
 
 def test_a_fallback_failing_on_top_of_treadle_is_an_error_even_when_swallowed(
