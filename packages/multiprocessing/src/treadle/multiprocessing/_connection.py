@@ -14,6 +14,7 @@ passed. :func:`wait` waits for any of several connections, sockets or descriptor
 
 from __future__ import annotations
 
+import operator
 import os
 import select
 import socket
@@ -90,7 +91,10 @@ def address_type(address: object) -> str:
         return "AF_PIPE" if address.startswith("\\\\") else "AF_UNIX"
     if _is_abstract(address):
         return "AF_UNIX"
-    raise ValueError(f"address type of {address!r} unrecognized")
+    if isinstance(address, (bytes, str)) or not address:
+        raise ValueError(f"address type of {address!r} unrecognized")
+    # As 3.14 does: an object that is no address at all is a TypeError.
+    raise TypeError(f"address type of {address!r} unrecognized")
 
 
 def _check_family(family: object) -> str:
@@ -116,7 +120,10 @@ class Connection:
 
     def __init__(self, handle: int, readable: bool = True, writable: bool = True) -> None:
         """Wrap the descriptor *handle*."""
-        fd = handle.__index__()
+        try:
+            fd = operator.index(handle)
+        except TypeError:
+            raise TypeError(f"handle must be an int, not {type(handle).__name__}") from None
         if fd < 0:
             raise ValueError("invalid handle")
         if not readable and not writable:
@@ -432,6 +439,9 @@ def Pipe(duplex: bool = True) -> tuple[Connection, Connection]:
     """
     if duplex:
         left, right = socket.socketpair()
+        # Blocking descriptors whatever socket.setdefaulttimeout() says.
+        left.setblocking(True)
+        right.setblocking(True)
         return Connection(left.detach()), Connection(right.detach())
     read_fd, write_fd = os.pipe()
     return Connection(read_fd, writable=False), Connection(write_fd, readable=False)
@@ -464,6 +474,7 @@ class Listener:
             address = arbitrary_address(family)
         sock = socket.socket(getattr(socket, family))
         try:
+            sock.setblocking(True)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(address)
             sock.listen(backlog)
@@ -485,6 +496,7 @@ class Listener:
         if sock is None:
             raise OSError("listener is closed")
         client, self._last_accepted = sock.accept()
+        client.setblocking(True)
         conn = Connection(client.detach())
         key = self._authkey
         if key is not None:
@@ -540,6 +552,7 @@ def Client(address: Address, family: str | None = None, authkey: bytes | None = 
     family = _check_family(family or address_type(address))
     key = _check_authkey(authkey)
     with socket.socket(getattr(socket, family)) as sock:
+        sock.setblocking(True)
         sock.connect(address)
         conn = Connection(sock.detach())
     if key is not None:
