@@ -185,6 +185,7 @@ def test_client_refuses_a_listener_that_sends_a_pickle(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Payload(str(marker)))
     with connection.Listener() as listener:  # a rogue server: no handshake
+
         def serve() -> None:
             with listener.accept() as conn:
                 conn.send_bytes(payload)
