@@ -158,6 +158,7 @@ def run_cell(
         "preload": list(target.preload),
         "src": [str(p) for p in target.src_paths(args.root)],
         "fallback": list(target.fallback),
+        "fallback_context": list(target.fallback_context),
     }
     version = interpreter.version
     report: dict[str, Any] = {
@@ -169,6 +170,7 @@ def run_cell(
         "substitute": target.substitute,
         "preload": list(target.preload),
         "fallback": list(target.fallback),
+        "fallback_context": list(target.fallback_context),
         "select": list(select),
         "modules": {},
     }
@@ -253,6 +255,12 @@ def _target_notes(reports: list[dict[str, Any]]) -> list[str]:
                 f"{name}: fallback to the stdlib's own source (not treadle's code; their tests "
                 f"belong to later work and are not treadle's score): "
                 + ", ".join(report["fallback"])
+                + (
+                    "; context API from the stdlib's context.py where treadle has none: "
+                    + ", ".join(report["fallback_context"])
+                    if report.get("fallback_context")
+                    else ""
+                )
             )
         seen.add(name)
         modules = [m for m in report["modules"].values() if m["status"] == "ok"]
@@ -272,6 +280,16 @@ def _target_notes(reports: list[dict[str, Any]]) -> list[str]:
         )
         if loaded:
             notes.append(f"{name} / {report['python']}: loaded as fallback: {', '.join(loaded)}")
+        filled = sorted(
+            {
+                attr
+                for module in report["modules"].values()
+                for attr in module.get("treadle", {}).get("proof", {}).get("fallback_context", [])
+            }
+        )
+        if filled:
+            where = f"{name} / {report['python']}"
+            notes.append(f"{where}: filled from the stdlib: {', '.join(filled)}")
         derived = [
             test
             for test, module in report["modules"].items()

@@ -25,6 +25,7 @@ _TARGET_KEYS = {
     "test-timeout": "seconds one test may run before it counts as hung",
     "all-python": "versions --all runs the target on (default: python); CI runs --all",
     "fallback": "submodules of a substituted module loaded from the stdlib's source file",
+    "fallback-context": "context API names (Lock, Queue...) taken from the stdlib's context.py",
     "select": "test-id prefixes or class names: run only the tests they match",
 }
 
@@ -64,6 +65,7 @@ class Target:
     resources: tuple[str, ...] = DEFAULT_RESOURCES
     test_timeout: float = 60.0
     fallback: tuple[str, ...] = ()
+    fallback_context: tuple[str, ...] = ()
     select: tuple[str, ...] = ()
     all_python: tuple[str, ...] | None = None
     """Versions ``--all`` (what CI runs) uses; None: the same as ``python``."""
@@ -135,6 +137,12 @@ def parse_target(name: str, table: Any, where: str) -> Target:
                 f"{here}: fallback {module!r} is not a submodule of a substituted module "
                 f"{sorted(substitute)}; a substituted module itself never falls back"
             )
+    fallback_context = _str_list(table.get("fallback-context", []), here, "fallback-context")
+    for attr in fallback_context:
+        if not attr.isidentifier() or attr.startswith("_"):
+            raise ConfigError(f"{here}: fallback-context {attr!r} is not a public method name")
+    if fallback_context and not fallback:
+        raise ConfigError(f"{here}: fallback-context needs the fallback modules its methods use")
     select = _str_list(table.get("select", []), here, "select")
     for entry in select:
         if not _NAME.match(entry):
@@ -160,6 +168,7 @@ def parse_target(name: str, table: Any, where: str) -> Target:
         resources=_str_list(table.get("resources", list(DEFAULT_RESOURCES)), here, "resources"),
         test_timeout=float(timeout),
         fallback=fallback,
+        fallback_context=fallback_context,
         select=select,
         all_python=all_python,
     )

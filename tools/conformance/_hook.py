@@ -20,6 +20,11 @@ removes afterwards. An empty variable, or no variable and no file, means "no sub
                 name, so their relative imports (``from . import connection``) get treadle's
                 modules; a failure is recorded in ``FALLBACK_ERRORS`` and raised as an
                 ImportError that names the module, never answered with the real stdlib package
+``fallback_context`` names of a multiprocessing-like package's context API (``Lock``,
+                ``Queue``, ``Pool``...) that treadle does not provide yet: the methods of the
+                stdlib's ``context.BaseContext`` (its source run inside treadle's package) are
+                added to treadle's ``BaseContext`` and, bound to ``_default_context``, to the
+                package, where treadle has no such name; never replacing one of treadle's
 ``log``         file to which every process appends one JSON line: proof that it ran
 
 This module must run on every Python the tool drives (3.10 and later) and import as little as
@@ -53,6 +58,8 @@ FALLBACK: dict[str, str] = {}
 """Fallback module loaded in this process -> the stdlib source file it was loaded from."""
 FALLBACK_ERRORS: dict[str, str] = {}
 """Fallback module that failed to import in this process -> why."""
+FALLBACK_CONTEXT: list[str] = []
+"""Context API names this process took from the stdlib's context.py (``fallback-context``)."""
 
 
 def _load_spec() -> tuple[dict[str, Any] | None, str | None]:
@@ -259,6 +266,51 @@ def install(spec: dict[str, Any]) -> None:
             setattr(importlib.import_module(parent), child, module)
         ACTIVE[std] = module
     sys.meta_path.insert(0, _Finder(mapping, tuple(spec.get("fallback", ()))))
+    names = list(spec.get("fallback_context", ()))
+    if names:
+        for std, module in modules.items():
+            _fill_context(std, module, names)
+
+
+def _fill_context(std: str, package: ModuleType, names: list[str]) -> None:
+    """Give treadle's context API the *names* it lacks, from the stdlib's own context.py.
+
+    For packages built like multiprocessing: ``<package>.context.BaseContext`` gets the
+    stdlib's ``BaseContext`` methods it does not have, and the package the methods of its
+    ``context._default_context`` as attributes (the stdlib's ``__init__`` exports them that
+    way). The stdlib's context.py runs under a private name inside the substituted package,
+    so its methods' relative imports (``from .synchronize import Lock``) reach the fallback
+    modules and treadle's. A failure is recorded in ``FALLBACK_ERRORS``.
+    """
+    import importlib
+    import importlib.util
+
+    label = f"{std}.context (context API {', '.join(names)})"
+    try:
+        ours = importlib.import_module(package.__name__ + ".context")
+        found = _stdlib_source(std + ".context")
+        if found is None:
+            raise ImportError(f"no stdlib source for {std}.context")
+        name = f"{std}._treadle_conformance_stdlib_context"
+        spec = importlib.util.spec_from_file_location(name, found[0])
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {found[0]}")
+        theirs = importlib.util.module_from_spec(spec)
+        sys.modules[name] = theirs
+        spec.loader.exec_module(theirs)
+        for attr in names:
+            method = theirs.BaseContext.__dict__[attr]
+            if not hasattr(ours.BaseContext, attr):
+                setattr(ours.BaseContext, attr, method)
+                FALLBACK_CONTEXT.append(f"BaseContext.{attr}")
+            if not hasattr(package, attr):
+                setattr(package, attr, getattr(ours._default_context, attr))
+                FALLBACK_CONTEXT.append(f"{std}.{attr}")
+    except BaseException as exc:
+        FALLBACK_ERRORS[label] = (
+            f"fallback of {label} (the stdlib's context.py) failed on top of "
+            f"{package.__name__}: {type(exc).__name__}: {exc}"
+        )
 
 
 def _log(spec: dict[str, Any]) -> None:

@@ -289,6 +289,7 @@ def check_substitution(expected: dict[str, str], test_name: str) -> dict[str, An
         "problems": problems,
         "referencing": sorted(set(referencing)),
         "fallback_loaded": sorted(fallback),
+        "fallback_context": sorted(set(getattr(hook, "FALLBACK_CONTEXT", []))),
     }
 
 

@@ -30,7 +30,22 @@ VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 HERE = Path(__file__).resolve().parents[1]
 
 FAKEPKG = {
-    "__init__.py": 'WHO = "stdlib"\nONLY_IN_STDLIB = True\n',
+    "__init__.py": (
+        'WHO = "stdlib"\nONLY_IN_STDLIB = True\n'
+        "from .context import _default_context as _default\n"
+        "Thing, Own = _default.Thing, _default.Own\n"
+    ),
+    # A context module as multiprocessing's: the package exports its default's methods.
+    "context.py": (
+        "from . import core\n"
+        "class BaseContext:\n"
+        "    def Thing(self):\n"
+        "        from .extra import PKG_WHO\n"
+        "        return PKG_WHO, core.WHO, type(self).__module__\n"
+        "    def Own(self):\n"
+        '        return "stdlib Own"\n'
+        "_default_context = BaseContext()\n"
+    ),
     "core.py": 'WHO = "stdlib core"\n',
     # `from . import extra_sub` asks treadle's package for treadle_fakepkg.extra_sub.
     "extra.py": "from . import core\nfrom . import WHO as PKG_WHO\nfrom . import extra_sub\n",
@@ -40,7 +55,17 @@ FAKEPKG = {
 }
 
 TREADLE_FAKEPKG = {
-    "__init__.py": 'WHO = "treadle"\n',
+    "__init__.py": (
+        'WHO = "treadle"\n'
+        "from .context import _default_context as _default\n"
+        "Own = _default.Own\n"
+    ),
+    "context.py": (
+        "class BaseContext:\n"
+        "    def Own(self):\n"
+        '        return "treadle Own"\n'
+        "_default_context = BaseContext()\n"
+    ),
     "core.py": 'WHO = "treadle core"\n',
 }
 
@@ -75,6 +100,23 @@ class Fallback(unittest.TestCase):
 class Other(unittest.TestCase):
     def test_other(self):
         pass
+"""
+
+TEST_FAKEPKG_CONTEXT = """
+import unittest
+
+import fakepkg
+
+CONTEXT = "treadle_fakepkg.context" if fakepkg.WHO == "treadle" else "fakepkg.context"
+
+
+class Context(unittest.TestCase):
+    def test_a_missing_method_comes_from_the_stdlib_on_top_of_treadle(self):
+        core = "treadle core" if fakepkg.WHO == "treadle" else "stdlib core"
+        self.assertEqual(fakepkg.Thing(), (fakepkg.WHO, core, CONTEXT))
+
+    def test_a_method_treadle_has_is_never_replaced(self):
+        self.assertEqual(fakepkg.Own(), fakepkg.WHO + " Own")
 """
 
 TEST_FAKEPKG_BROKEN = """
@@ -119,6 +161,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Venv, Path]:
     (base / "tests").mkdir()
     (base / "tests" / "test_fakepkg.py").write_text(TEST_FAKEPKG)
     (base / "tests" / "test_fakepkg_broken.py").write_text(TEST_FAKEPKG_BROKEN)
+    (base / "tests" / "test_fakepkg_context.py").write_text(TEST_FAKEPKG_CONTEXT)
     # 3.13+'s test_multiprocessing_spawn shape: a package whose modules load_tests imports.
     (base / "tests" / "test_fakepkg_package").mkdir()
     (base / "tests" / "test_fakepkg_package" / "__init__.py").write_text(TEST_PACKAGE_INIT)
@@ -174,6 +217,22 @@ def test_fallback_modules_build_on_the_treadle_package_in_every_process(
     assert run.processes["from_spec_file"] == 1  # the -I child substituted too
     baseline = _run(world, "test_fakepkg", None)
     assert set(_short(baseline).values()) == {"pass"}
+
+
+def test_fallback_context_fills_in_only_what_treadle_lacks(world: tuple[Venv, Path]) -> None:
+    spec = _spec(world[1], ["fakepkg.extra", "fakepkg.extra_sub"])
+    spec["fallback_context"] = ["Thing", "Own"]
+    run = _run(world, "test_fakepkg_context", spec)
+    assert set(_short(run).values()) == {"pass"}, run.outcomes
+    assert run.proof["fallback_context"] == ["BaseContext.Thing", "fakepkg.Thing"]
+    baseline = _run(world, "test_fakepkg_context", None)
+    assert set(_short(baseline).values()) == {"pass"}
+    # Without it, the name is simply missing: the test fails, nothing else stands in.
+    del spec["fallback_context"]
+    assert _short(_run(world, "test_fakepkg_context", spec)) == {
+        "Context.test_a_missing_method_comes_from_the_stdlib_on_top_of_treadle": "error",
+        "Context.test_a_method_treadle_has_is_never_replaced": "pass",
+    }
 
 
 def test_a_module_left_out_of_fallback_is_not_found_never_the_stdlib(
@@ -326,6 +385,8 @@ def _flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
         ({"fallback": ["multiprocessing."]}, "not a submodule"),
         ({"fallback": "multiprocessing.pool"}, "fallback must be a list"),
         ({"select": ["With Processes"]}, "not a test id"),
+        ({"fallback": ["multiprocessing.pool"], "fallback-context": ["_x"]}, "not a public"),
+        ({"fallback-context": ["Pool"]}, "needs the fallback modules"),
         ({"select": [""]}, "select must be a list of non-empty strings"),
         ({"python": ["3.14"], "all-python": ["3.13"]}, r"all-python \['3.13'\] not among"),
     ],
@@ -353,6 +414,9 @@ def test_the_part1_target_selects_the_issue_classes_with_fallback_for_later_part
         assert f"multiprocessing.{later}" in part1.fallback
     for ours in ("connection", "context", "process", "reduction", "resource_tracker", "util"):
         assert f"multiprocessing.{ours}" not in part1.fallback
+    assert part1.fallback_context == targets["multiprocessing"].fallback_context
+    assert {"Lock", "Queue", "Pool", "Manager", "Value"} <= set(part1.fallback_context)
+    assert "Pipe" not in part1.fallback_context  # part 1's own
     with_processes = [
         "Process", "SubclassingProcess", "Connection", "Listener", "ListenerClient", "Poll",
         "PicklingConnections", "Finalize", "Logging", "PollEintr", "AtExit",
