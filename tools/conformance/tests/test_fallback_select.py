@@ -56,9 +56,7 @@ FAKEPKG = {
 
 TREADLE_FAKEPKG = {
     "__init__.py": (
-        'WHO = "treadle"\n'
-        "from .context import _default_context as _default\n"
-        "Own = _default.Own\n"
+        'WHO = "treadle"\nfrom .context import _default_context as _default\nOwn = _default.Own\n'
     ),
     "context.py": (
         "class BaseContext:\n"
