@@ -40,8 +40,23 @@ def report_modules(conn: Any, names: list[str]) -> None:
     conn.send({name: name in sys.modules for name in names})
 
 
-def write_to_fd(fd_holder: Any, data: bytes) -> None:
-    """Write *data* to the descriptor the child got through *fd_holder*."""
-    fd = fd_holder.detach()
+class FdBox:
+    """A descriptor that travels to a child as ``reduction.DupFd`` does it when pickled."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from treadle.multiprocessing import reduction
+
+        return _unbox, (reduction.DupFd(self.fd),)
+
+
+def _unbox(holder: Any) -> int:
+    return int(holder.detach())
+
+
+def write_to_fd(fd: int, data: bytes) -> None:
+    """Write *data* to descriptor *fd* (an unpickled :class:`FdBox`)."""
     os.write(fd, data)
     os.close(fd)

@@ -68,7 +68,6 @@ _REQUEST = b"TFS1"
 _TARGETS = struct.Struct("!I")
 _FIXED_FDS = 2  # payload read end, resource tracker
 _IO_TIMEOUT = struct.pack("ll", 10, 0)  # a stalled client blocks the server this long
-_SERVICE = "forkserver"
 
 
 class _Framed:
@@ -178,7 +177,7 @@ class ForkServer:
         alive, address = self._forkserver_alive_fd, self._forkserver_address
         self._forkserver_alive_fd = self._forkserver_pid = None
         self._forkserver_address = self._forkserver_authkey = None
-        _services.withdraw(_SERVICE)
+        _services.withdraw(self)
         if alive is not None:
             os.close(alive)
         if address is not None:
@@ -238,7 +237,31 @@ class ForkServer:
         self._forkserver_alive_fd = alive_w
         self._forkserver_authkey = key
         self._forkserver_pid = pid
-        _services.announce(_SERVICE, pid, (alive_w,))
+        _services.announce(self, pid, (alive_w,))
+
+    def _connect(self) -> socket.socket:
+        """Connect to the server, starting it first if it is not running."""
+        for attempt in (1, 2):
+            self.ensure_running()
+            pid, address = self._forkserver_pid, self._forkserver_address
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                client.connect(address)  # type: ignore[arg-type]
+            except (ConnectionRefusedError, FileNotFoundError):
+                client.close()
+                if attempt == 2:
+                    raise
+                # No listener: the server is ending (killed, say) but is not a zombie yet.
+                with self._lock:
+                    if pid is not None and self._forkserver_pid == pid:
+                        self._forget()
+                        try:
+                            os.waitpid(pid, 0)
+                        except ChildProcessError:
+                            pass
+                continue
+            return client
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def connect_to_new_process(self, fds: Sequence[int]) -> tuple[int, int]:
         """Ask the server for a child that inherits *fds* under the same numbers.
@@ -249,14 +272,12 @@ class ForkServer:
         """
         if len(fds) + _FIXED_FDS > MAXFDS_TO_SEND:
             raise ValueError(f"too many fds: at most {MAXFDS_TO_SEND - _FIXED_FDS}")
-        self.ensure_running()
-        address, key = self._forkserver_address, self._forkserver_authkey
-        if address is None or key is None:  # pragma: no cover - ensure_running set them
-            raise RuntimeError("the forkserver did not start")
+        client = self._connect()
+        key = self._forkserver_authkey
         payload_r, payload_w = os.pipe()
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            client.connect(address)
+            if key is None:  # pragma: no cover - _connect set it
+                raise RuntimeError("the forkserver did not start")
             from ._auth import answer_challenge, deliver_challenge  # noqa: PLC0415
 
             channel = _Framed(client.fileno())
@@ -534,7 +555,7 @@ def _after_fork_in_child() -> None:
     alive = server._forkserver_alive_fd
     server._forkserver_alive_fd = server._forkserver_pid = None
     server._forkserver_address = server._forkserver_authkey = None
-    _services.withdraw(_SERVICE)
+    _services.withdraw(server)
     if alive is not None:
         try:
             os.close(alive)

@@ -13,17 +13,18 @@ import sys
 
 __all__ = ["announce", "command", "live", "withdraw"]
 
-_running: dict[str, tuple[int | None, tuple[int, ...]]] = {}
+# Keyed by the id of the object that handles the service (a tracker or forkserver end).
+_running: dict[int, tuple[int | None, tuple[int, ...]]] = {}
 
 
-def announce(service: str, pid: int | None, fds: tuple[int, ...]) -> None:
-    """Record that *service* runs as *pid* (None: another process started it) via *fds*."""
-    _running[service] = (pid, fds)
+def announce(handle: object, pid: int | None, fds: tuple[int, ...]) -> None:
+    """Record that *handle*'s service runs as *pid* (None: not our child), reached by *fds*."""
+    _running[id(handle)] = (pid, fds)
 
 
-def withdraw(service: str) -> None:
-    """Forget *service*: it stopped, or this process let go of it."""
-    _running.pop(service, None)
+def withdraw(handle: object) -> None:
+    """Forget *handle*'s service: it stopped, or this process let go of it."""
+    _running.pop(id(handle), None)
 
 
 def live() -> tuple[frozenset[int], frozenset[int]]:

@@ -65,7 +65,6 @@ _REGISTER = b"+"
 _UNREGISTER = b"-"
 _PROBE = b"?noop:\n"
 _OPS = (_REGISTER, _UNREGISTER, b"?")
-_SERVICE = "resource_tracker"
 _SHIELDED = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -374,16 +373,16 @@ class ResourceTracker:
             except OSError:
                 pass
         if self._fd is None:
-            _services.withdraw(_SERVICE)
+            _services.withdraw(self)
         else:
-            _services.announce(_SERVICE, None, (self._fd,))
+            _services.announce(self, None, (self._fd,))
 
     def _adopt(self, fd: int) -> None:
         # At a child's start-up, before any other thread: no lock (see the module's note).
         self._fd = fd
         self._pid = None
         self._exitcode = None
-        _services.announce(_SERVICE, None, (fd,))
+        _services.announce(self, None, (fd,))
 
     # machinery -----------------------------------------------------------------------
 
@@ -428,7 +427,7 @@ class ResourceTracker:
         """Forget a tracker that stopped reading, and warn."""
         fd, pid = self._fd, self._pid
         self._fd = self._pid = self._exitcode = None
-        _services.withdraw(_SERVICE)
+        _services.withdraw(self)
         if fd is not None:
             os.close(fd)
         if pid is not None:
@@ -459,14 +458,14 @@ class ResourceTracker:
             os.close(read_end)
         self._fd, self._pid, self._exitcode = write_end, pid, None
         self._waitpid_timed_out = False
-        _services.announce(_SERVICE, pid, (write_end,))
+        _services.announce(self, pid, (write_end,))
 
     def _halt(self, wait_timeout: float | None) -> None:
         fd, pid = self._fd, self._pid
         if fd is None or pid is None:
             return  # not started by this process: its starter stops it
         self._fd = None
-        _services.withdraw(_SERVICE)
+        _services.withdraw(self)
         os.close(fd)
         try:
             status = _reap(pid, wait_timeout)
