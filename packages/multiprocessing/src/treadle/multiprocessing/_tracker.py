@@ -36,12 +36,17 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from . import _native, _services
 
-if TYPE_CHECKING:
-    from treadle.threading import RLock
+
+class _Lock(Protocol):
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
+    def __enter__(self) -> bool: ...
+    def __exit__(self, *exc_info: object) -> None: ...
+
 
 __all__ = [
     "CLEANUP",
@@ -278,7 +283,7 @@ class ResourceTracker:
 
     def __init__(self) -> None:
         """Make a tracker end that starts its process on first use."""
-        self._made_lock: RLock | None = None
+        self._made_lock: _Lock | None = None
         self._fd: int | None = None
         self._pid: int | None = None
         self._exitcode: int | None = None
@@ -287,13 +292,13 @@ class ResourceTracker:
         self._deferred: deque[bytes] = deque()
 
     @property
-    def _lock(self) -> RLock:
+    def _lock(self) -> _Lock:
         """The lock of every operation (made on first use; CPython's tests take it)."""
         lock = self._made_lock
         if lock is None:
             from treadle.threading import RLock  # noqa: PLC0415 - see the module's note
 
-            lock = self._made_lock = RLock()
+            lock = self._made_lock = RLock()  # type: ignore[assignment,unused-ignore]
         return lock
 
     def __del__(self) -> None:
