@@ -84,34 +84,31 @@ class _Framed:
         while data:
             data = data[os.write(self._fd, data) :]
 
-    def _exactly(self, size: int) -> bytes:
-        chunks = []
-        while size:
-            chunk = os.read(self._fd, size)
-            if not chunk:
-                raise EOFError("the peer closed the control connection")
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
-
     def recv_bytes(self, maxlength: int | None = None) -> bytes:
-        (size,) = struct.unpack("!i", self._exactly(4))
+        (size,) = struct.unpack("!i", _read_exactly(self._fd, 4))
         if size < 0 or (maxlength is not None and size > maxlength):
             from ._auth import OversizeMessage  # noqa: PLC0415 - failure path only
 
             raise OversizeMessage("bad message length")
-        return self._exactly(size)
+        return bytes(_read_exactly(self._fd, size))
+
+
+def _read_exactly(fd: int, size: int) -> bytearray:
+    """Fill a buffer of *size* bytes from *fd*; EOFError when the peer closes first."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        got = os.readv(fd, [view[filled:]])
+        if got == 0:
+            raise EOFError(f"the peer closed the connection after {filled} of {size} bytes")
+        filled += got
+    return buffer
 
 
 def read_signed(fd: int) -> int:
     """Read one pid or exit code from *fd*; EOFError when the other end closed first."""
-    data = b""
-    while len(data) < SIGNED_STRUCT.size:
-        chunk = os.read(fd, SIGNED_STRUCT.size - len(data))
-        if not chunk:
-            raise EOFError("the forkserver closed the connection")
-        data += chunk
-    value: int = SIGNED_STRUCT.unpack(data)[0]
+    value: int = SIGNED_STRUCT.unpack(_read_exactly(fd, SIGNED_STRUCT.size))[0]
     return value
 
 

@@ -8,6 +8,7 @@ server writes the exit code to it when the child ends, so it is the ``sentinel``
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import select
@@ -92,11 +93,12 @@ class Popen:
         return self.returncode
 
     def _signal(self, signum: int) -> None:
-        if self.returncode is None and self.pid is not None:
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
+        # Once the exit code has arrived the pid may be another process's: no signal then.
+        pid = self.pid
+        if pid is None or self.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):  # ended, exit code not yet sent
+            os.kill(pid, signum)
 
     def terminate(self) -> None:
         """Send SIGTERM to the child unless it has ended."""

@@ -29,23 +29,24 @@ from __future__ import annotations
 
 import atexit
 import os
-import select
-import signal
 import sys
-import time
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import IO, Any, Protocol
 
 from . import _native, _services
 
+# Every spawned child imports this module (it adopts its parent's tracker): typing,
+# signal (with enum) and warnings are imported only where they are used, so that the
+# child does not pay for them at start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import IO, Any, Protocol
 
-class _Lock(Protocol):
-    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
-    def release(self) -> None: ...
-    def __enter__(self) -> bool: ...
-    def __exit__(self, *exc_info: object) -> None: ...
+    class _Lock(Protocol):
+        def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+        def release(self) -> None: ...
+        def __enter__(self) -> bool: ...
+        def __exit__(self, *exc_info: object) -> None: ...
 
 
 __all__ = [
@@ -70,7 +71,13 @@ _REGISTER = b"+"
 _UNREGISTER = b"-"
 _PROBE = b"?noop:\n"
 _OPS = (_REGISTER, _UNREGISTER, b"?")
-_SHIELDED = (signal.SIGINT, signal.SIGTERM)
+
+
+def _shielded() -> tuple[int, int]:
+    """Return the signals the tracker ignores (a Ctrl-C for the program must not end it)."""
+    import signal  # noqa: PLC0415 - see the note at the imports
+
+    return (signal.SIGINT, signal.SIGTERM)
 
 
 def _nothing_to_remove(name: str) -> None:
@@ -131,6 +138,8 @@ def _decode(line: bytes) -> tuple[bytes, str, str]:
 
 
 def _report(text: str) -> None:
+    import warnings  # noqa: PLC0415 - see the note at the imports
+
     warnings.warn(f"resource_tracker: {text}", UserWarning, stacklevel=2)
 
 
@@ -173,10 +182,12 @@ def main(fd: int) -> None:
     Exit status: 0 when nothing was left, 1 when leaks were removed, 2 when one could
     not be removed, 3 when only malformed messages were seen.
     """
-    for signum in _SHIELDED:
+    import signal  # noqa: PLC0415 - see the note at the imports
+
+    for signum in _shielded():
         signal.signal(signum, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SHIELDED)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _shielded())
     for stream in (sys.stdin, sys.stdout):
         try:
             if stream is not None:
@@ -239,12 +250,16 @@ class _shielded_signals:
     # The tracker inherits this mask and unblocks the signals once it ignores them, so a
     # Ctrl-C at the wrong moment cannot kill it before it protects itself.
     def __enter__(self) -> None:
+        import signal  # noqa: PLC0415 - see the note at the imports
+
         self.previous: Any = None
         if hasattr(signal, "pthread_sigmask"):
-            self.previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SHIELDED)
+            self.previous = signal.pthread_sigmask(signal.SIG_BLOCK, _shielded())
 
     def __exit__(self, *exc_info: object) -> None:
         if self.previous is not None:
+            import signal  # noqa: PLC0415 - see the note at the imports
+
             signal.pthread_sigmask(signal.SIG_SETMASK, self.previous)
 
 
@@ -252,25 +267,26 @@ def _reap(pid: int, timeout: float | None) -> int | None:
     """Wait up to *timeout* seconds for child *pid*; its wait status, or None if running."""
     if timeout is None:
         return os.waitpid(pid, 0)[1]
+    import select  # noqa: PLC0415 - the parent only, at stop
+    import time  # noqa: PLC0415
+
     pidfd = _native.pidfd_open(pid)
     if pidfd is not None:
         try:
             select.select([pidfd], [], [], max(timeout, 0.0))
         finally:
             os.close(pidfd)
-        done, status = os.waitpid(pid, os.WNOHANG)
-        return status if done else None
-    deadline = time.monotonic() + timeout
+        timeout = 0.0
+    # Without a pidfd: look again and again, less and less often, until the deadline.
+    give_up = time.monotonic() + timeout
     pause = 0.001
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        left = deadline - time.monotonic()
+    while not (ended := os.waitpid(pid, os.WNOHANG))[0]:
+        left = give_up - time.monotonic()
         if left <= 0:
             return None
         time.sleep(min(pause, left))
-        pause = min(pause * 2, 0.05)
+        pause *= 2
+    return ended[1]
 
 
 class ResourceTracker:
@@ -440,6 +456,8 @@ class ResourceTracker:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+        import warnings  # noqa: PLC0415 - see the note at the imports
+
         warnings.warn(
             "resource_tracker: process died unexpectedly, relaunching.  Some resources might leak.",
             UserWarning,
