@@ -89,7 +89,9 @@ def test_register_is_per_forking_pickler_not_global() -> None:
 
 def test_instance_dispatch_table_is_its_own() -> None:
     pickler = reduction.ForkingPickler(io.BytesIO())
-    pickler.dispatch_table[Custom] = lambda obj: (_rebuild_custom, (obj.value,))
+    table = pickler.dispatch_table
+    assert isinstance(table, dict)
+    table[Custom] = lambda obj: (_rebuild_custom, (obj.value,))
     other = reduction.ForkingPickler(io.BytesIO())
     assert Custom not in other.dispatch_table
 
@@ -201,8 +203,8 @@ def test_abstract_reducer() -> None:
     reducer = MyReducer()
     assert reducer.ForkingPickler is reduction.ForkingPickler
     assert reducer.dump is reduction.dump
-    assert MyReducer.register is reduction.register
-    assert MyReducer.DupFd is reduction.DupFd
+    assert reducer.DupFd is reduction.DupFd
+    assert reducer.sendfds is reduction.sendfds
     assert isinstance(reducer, reduction.AbstractReducer)
 
 

@@ -51,23 +51,50 @@ class ForkingPickler(pickle.Pickler):
     def __init__(self, file: IO[bytes], protocol: int | None = None, **kwargs: Any) -> None:
         """Pickle into *file*, as :class:`pickle.Pickler` does."""
         super().__init__(file, protocol, **kwargs)
-        table = dict(copyreg.dispatch_table)
-        table.update(self._extra_reducers)
-        self.dispatch_table = table
+        # Each pickler made by hand gets a table of its own, free to change.
+        self.dispatch_table = dict(_merged_table(self._extra_reducers))
 
     @classmethod
     def register(cls, type: type, reduce: _Reduce) -> None:
         """Pickle instances of *type* with *reduce* (a ``__reduce__``-like function)."""
         cls._extra_reducers[type] = reduce
+        _merged.clear()
 
     @classmethod
     def dumps(cls, obj: object, protocol: int | None = None) -> memoryview:
         """Return the pickle of *obj* as a memoryview of bytes."""
         out = io.BytesIO()
-        cls(out, protocol).dump(obj)
+        if cls.__init__ is _own_init:
+            # The hot path of every send(): no Python-level __init__, and the merged
+            # table shared (read-only: this pickler is never handed out).
+            pickler = cls.__new__(cls)
+            _pickler_init(pickler, out, protocol)
+            pickler.dispatch_table = _merged_table(cls._extra_reducers)
+        else:
+            pickler = cls(out, protocol)
+        pickler.dump(obj)
         return out.getbuffer()
 
     loads = staticmethod(pickle.loads)
+
+
+_own_init = ForkingPickler.__init__
+_pickler_init = pickle.Pickler.__init__
+
+# copyreg's table merged with a registry of reducers, rebuilt when either changed size or
+# register() was called: {id(registry): (copyreg size, registry size, merged table)}.
+_merged: dict[int, tuple[int, int, dict[type, Any]]] = {}
+
+
+def _merged_table(extras: dict[type, _Reduce]) -> dict[type, Any]:
+    base = copyreg.dispatch_table
+    entry = _merged.get(id(extras))
+    if entry is not None and entry[0] == len(base) and entry[1] == len(extras):
+        return entry[2]
+    table: dict[type, Any] = dict(base)
+    table.update(extras)
+    _merged[id(extras)] = (len(base), len(extras), table)
+    return table
 
 
 register = ForkingPickler.register

@@ -7,11 +7,7 @@ speaking the stdlib's wire format and HMAC handshake (:func:`deliver_challenge`,
 
 from treadle.thread_core.support import publish as _publish
 
-# CPython's tests read the handshake's constants and helpers by the stdlib's private names.
-from ._auth import CHALLENGE as _CHALLENGE  # noqa: F401
-from ._auth import FAILURE as _FAILURE  # noqa: F401
-from ._auth import WELCOME as _WELCOME  # noqa: F401
-from ._auth import _create_response, _verify_challenge  # noqa: F401
+from . import _auth
 from ._connection import (
     BUFSIZE,
     CONNECTION_TIMEOUT,
@@ -43,5 +39,12 @@ __all__ = [
     "families",
     "wait",
 ]
+
+# CPython's tests read the handshake's constants and helpers by the stdlib's private names.
+_create_response = _auth._create_response
+_verify_challenge = _auth._verify_challenge
+_CHALLENGE = _auth.CHALLENGE
+_WELCOME = _auth.WELCOME
+_FAILURE = _auth.FAILURE
 
 _publish(globals())

@@ -7,8 +7,8 @@
 
 from treadle.thread_core.support import publish as _publish
 
+from . import _reduction
 from ._reduction import (
-    HAVE_SEND_HANDLE,  # noqa: F401 - not in __all__ (nor the stdlib's); CPython's tests read it
     AbstractReducer,
     DupFd,
     ForkingPickler,
@@ -31,5 +31,8 @@ __all__ = [
     "send_handle",
     "sendfds",
 ]
+
+# Not in __all__ (nor in the stdlib's); CPython's tests read it.
+HAVE_SEND_HANDLE = _reduction.HAVE_SEND_HANDLE
 
 _publish(globals())
