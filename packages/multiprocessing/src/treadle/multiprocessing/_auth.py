@@ -101,16 +101,23 @@ def _verify_challenge(authkey: bytes, message: bytes, response: bytes) -> None:
     since the HMAC covers our whole nonce, prefix included, naming a weaker digest than
     we asked for does not let it forge one.
     """
-    name, mac = _digest_of(response)
-    name = name or "md5"
-    try:
-        expected = hmac.digest(authkey, message, name)
-    except ValueError:
-        raise AuthenticationError(f"digest {name!r} is not available here") from None
+    named, mac = _digest_of(response)
+    algorithm = named or "md5"  # a bare answer is a legacy peer's HMAC-MD5
+    expected = _mac(authkey, message, algorithm)
     if len(mac) != len(expected):
-        raise AuthenticationError(f"a {name} answer has {len(expected)} bytes, got {len(mac)}")
-    if not hmac.compare_digest(mac, expected):
-        raise AuthenticationError("digest received was wrong")
+        problem = f"a {algorithm} answer has {len(expected)} bytes, got {len(mac)}"
+    elif hmac.compare_digest(mac, expected):
+        return
+    else:
+        problem = "digest received was wrong"
+    raise AuthenticationError(problem)
+
+
+def _mac(authkey: bytes, message: bytes, algorithm: str) -> bytes:
+    try:
+        return hmac.digest(authkey, message, algorithm)
+    except ValueError:
+        raise AuthenticationError(f"digest {algorithm!r} is not available here") from None
 
 
 def _check_key(authkey: object) -> bytes:

@@ -109,6 +109,29 @@ def _check_authkey(authkey: object) -> bytes | None:
     return authkey
 
 
+def _descriptor(handle: object) -> int:
+    try:
+        fd = operator.index(handle)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"handle must be an int, not {type(handle).__name__}") from None
+    if fd >= 0:
+        return fd
+    raise ValueError("invalid handle")
+
+
+def _window(view: memoryview, offset: int, size: int | None) -> memoryview:
+    """Return the *size* bytes of *view* from *offset* (to the end for None), checked."""
+    total = view.nbytes
+    if offset < 0:
+        raise ValueError("offset is negative")
+    end = total if size is None else offset + size
+    if size is not None and size < 0:
+        raise ValueError("size is negative")
+    if end > total or offset > total:
+        raise ValueError("buffer length < offset" + ("" if size is None else " + size"))
+    return view if (offset, end) == (0, total) else view[offset:end]
+
+
 class Connection:
     """One end of a connection: sends and receives messages over a descriptor.
 
@@ -120,17 +143,10 @@ class Connection:
 
     def __init__(self, handle: int, readable: bool = True, writable: bool = True) -> None:
         """Wrap the descriptor *handle*."""
-        try:
-            fd = operator.index(handle)
-        except TypeError:
-            raise TypeError(f"handle must be an int, not {type(handle).__name__}") from None
-        if fd < 0:
-            raise ValueError("invalid handle")
-        if not readable and not writable:
+        if not (readable or writable):
             raise ValueError("at least one of `readable` and `writable` must be True")
-        self._handle = fd
-        self._readable = readable
-        self._writable = writable
+        self._readable, self._writable = readable, writable
+        self._handle = _descriptor(handle)
 
     def __del__(self) -> None:
         fd = self._handle
@@ -210,23 +226,11 @@ class Connection:
     def send_bytes(self, buf: Any, offset: int = 0, size: int | None = None) -> None:
         """Send the bytes of the bytes-like *buf* (from *offset*, *size* of them) as a message."""
         fd = self._writer()
-        view = memoryview(buf)
-        if view.itemsize != 1 or view.ndim != 1 or view.format != "B":
-            view = view.cast("B")
-        total = view.nbytes
-        if offset < 0:
-            raise ValueError("offset is negative")
-        if offset > total:
-            raise ValueError("buffer length < offset")
-        if size is None:
-            size = total - offset
-        elif size < 0:
-            raise ValueError("size is negative")
-        elif offset + size > total:
-            raise ValueError("buffer length < offset + size")
-        if offset or size != total:
-            view = view[offset : offset + size]
-        self._send_message(fd, view, size)
+        whole = memoryview(buf)
+        if whole.format != "B" or whole.ndim != 1:
+            whole = whole.cast("B")  # sizes and offsets count bytes, whatever the items
+        part = _window(whole, offset, size)
+        self._send_message(fd, part, part.nbytes)
 
     def send(self, obj: object) -> None:
         """Send the pickle of *obj*."""
@@ -438,14 +442,17 @@ def Pipe(duplex: bool = True) -> tuple[Connection, Connection]:
     With *duplex* (a unix socket pair) both ends send and receive; without (an OS pipe)
     the first end only receives and the second only sends.
     """
-    if duplex:
-        left, right = socket.socketpair()
-        # Blocking descriptors whatever socket.setdefaulttimeout() says.
-        left.setblocking(True)
-        right.setblocking(True)
-        return Connection(left.detach()), Connection(right.detach())
-    read_fd, write_fd = os.pipe()
-    return Connection(read_fd, writable=False), Connection(write_fd, readable=False)
+    if not duplex:
+        fds = os.pipe()
+        return Connection(fds[0], True, False), Connection(fds[1], False, True)
+    ends = [_blocking_fd(sock) for sock in socket.socketpair()]
+    return Connection(ends[0]), Connection(ends[1])
+
+
+def _blocking_fd(sock: socket.socket) -> int:
+    # Blocking whatever socket.setdefaulttimeout() says; the descriptor changes owner.
+    sock.setblocking(True)
+    return sock.detach()
 
 
 class Listener:

@@ -16,6 +16,7 @@ import io
 import os
 import pickle
 import socket
+import types
 from abc import ABCMeta
 from collections.abc import Callable, Iterable
 from typing import IO, Any, ClassVar, Protocol
@@ -237,17 +238,20 @@ def _reduce_socket(s: socket.socket) -> tuple[Any, ...]:
     return _rebuild_socket, (DupFd(s.fileno()), s.family, s.type, s.proto)
 
 
-class _Probe:
-    def method(self) -> None:
-        """Only here so that its bound method gives the bound-method type."""
+#: What ForkingPickler knows beyond copyreg from the start: bound methods, the methods
+#: and slot wrappers of built-in types, partials, and sockets (through DupFd).
+_DEFAULT_REDUCERS: dict[type, _Reduce] = {
+    types.MethodType: _reduce_method,
+    types.MethodDescriptorType: _reduce_method_descriptor,
+    types.WrapperDescriptorType: _reduce_method_descriptor,
+    functools.partial: _reduce_partial,
+    socket.socket: _reduce_socket,
+}
 
 
 def _register_defaults() -> None:
-    register(type(_Probe().method), _reduce_method)
-    register(type(list.append), _reduce_method_descriptor)
-    register(type(int.__add__), _reduce_method_descriptor)
-    register(functools.partial, _reduce_partial)
-    register(socket.socket, _reduce_socket)
+    ForkingPickler._extra_reducers.update(_DEFAULT_REDUCERS)
+    _merged.clear()
 
 
 _register_defaults()
