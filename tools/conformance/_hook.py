@@ -260,11 +260,16 @@ def install(spec: dict[str, Any]) -> None:
         for key in [k for k in sys.modules if k.startswith(std + ".")]:
             del sys.modules[key]
     for std, module in modules.items():
+        ACTIVE[std] = module
+        if std not in REAL:
+            # Not imported yet in this process: left to the finder, so that the process looks
+            # as it would with the stdlib (a test checks that `-I -c "import sys"` has not
+            # imported multiprocessing yet).
+            continue
         sys.modules[std] = module
         parent, _, child = std.rpartition(".")
         if parent:
             setattr(importlib.import_module(parent), child, module)
-        ACTIVE[std] = module
     sys.meta_path.insert(0, _Finder(mapping, tuple(spec.get("fallback", ()))))
     names = list(spec.get("fallback_context", ()))
     if names:

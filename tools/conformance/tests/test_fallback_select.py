@@ -95,6 +95,17 @@ class Fallback(unittest.TestCase):
         self.assertEqual(out, CORE)
 
 
+    def test_a_child_has_not_imported_the_package_before_it_asks(self):
+        code = (
+            "import sys; assert 'fakepkg' not in sys.modules, 'already imported';"
+            "import fakepkg; print(fakepkg.WHO)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", code], env={}, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.assertEqual(out, fakepkg.WHO)
+
+
 class Other(unittest.TestCase):
     def test_other(self):
         pass
@@ -212,7 +223,7 @@ def test_fallback_modules_build_on_the_treadle_package_in_every_process(
         "fakepkg.extra_sub",
         "fakepkg.extra_sub.leaf",
     ]
-    assert run.processes["from_spec_file"] == 1  # the -I child substituted too
+    assert run.processes["from_spec_file"] == 2  # the -I children substituted too
     baseline = _run(world, "test_fakepkg", None)
     assert set(_short(baseline).values()) == {"pass"}
 
@@ -316,7 +327,7 @@ def test_the_command_line_reports_fallback_and_select(
     assert _cli.main([*common, "--json", str(tmp_path / "out.json")]) == 0
     out = capsys.readouterr().out
     assert "| fake | test_fakepkg | " in out
-    assert "| 2/2 | 2/2 | 100.0% (2/2) |" in out
+    assert "| 3/3 | 3/3 | 100.0% (3/3) |" in out
     assert "fallback to the stdlib's own source" in out
     assert "fakepkg.extra, fakepkg.extra_sub" in out
     assert "select matched no test: NotThere" in out
@@ -464,7 +475,7 @@ def test_a_selecting_target_is_derived_from_an_unselected_run_of_the_same_invoca
     out = capsys.readouterr().out
     assert "part / " + VERSION + ": selected from the unselected runs of test_fakepkg" in out
     full, part = json.loads((tmp_path / "out.json").read_text())["results"]
-    assert len(full["modules"]["test_fakepkg"]["treadle"]["outcomes"]) == 3
+    assert len(full["modules"]["test_fakepkg"]["treadle"]["outcomes"]) == 4
     module = part["modules"]["test_fakepkg"]
     for side in ("baseline", "treadle"):
         assert list(module[side]["outcomes"]) == ["test.test_fakepkg.Other.test_other"]
