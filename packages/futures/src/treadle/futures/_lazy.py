@@ -11,6 +11,7 @@ __all__ = ["LAZY_NAMES", "lazy_attribute", "missing"]
 _PROVIDERS = {
     "ProcessPoolExecutor": "treadle.futures.process",
     "InterpreterPoolExecutor": "treadle.futures.interpreter",
+    "DistributedExecutor": "treadle.futures.distributed",
 }
 LAZY_NAMES = frozenset(_PROVIDERS)
 

@@ -1,0 +1,419 @@
+"""DistributedExecutor against a real Dask cluster: scheduler and worker processes on 127.0.0.1.
+
+One LocalCluster (2 worker processes, 1 thread each) serves the module; it starts before
+the per-test leak check (a module fixture) and is warmed up, so that the client's lazily
+made threads and connections exist before the first test. The killed worker and the lost
+scheduler get clusters of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as std_futures
+import logging
+import os
+import signal
+import sys
+import threading as std_threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+distributed = pytest.importorskip(
+    "distributed", reason="DistributedExecutor needs Dask's distributed (the [distributed] extra)"
+)
+
+from treadle import contextvars, futures  # noqa: E402
+from treadle.futures.distributed import BrokenCluster, DistributedExecutor  # noqa: E402
+
+# The workers are spawned with this path: they import _dist_tasks by the same name.
+sys.path.insert(0, str(Path(__file__).parent))
+import _dist_tasks as tasks  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _cluster(n_workers: int = 2) -> Any:
+    return distributed.LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        # The scheduler's HTTP server always listens: a free port, not the default 8787.
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.CRITICAL,
+    )
+
+
+def _warm_up(client: Any) -> None:
+    # Make the client's lazy threads and worker connections now, not in a test.
+    client.gather(client.map(tasks.square, range(8), pure=False))
+    client.run(os.getpid)
+    client.run_on_scheduler(os.getpid)
+    event = distributed.Event(f"warm-{uuid.uuid4().hex}", client=client)
+    event.set()
+    # Each worker's own client (for Dask Events) connects to the in-process scheduler.
+    client.gather(
+        [
+            client.submit(tasks.wait_for, event.name, workers=[address], pure=False)
+            for address in client.scheduler_info()["workers"]
+        ]
+    )
+    with DistributedExecutor(client) as executor:
+        executor.submit(tasks.add, 1, 2).result(30)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with _cluster() as cluster, distributed.Client(cluster, set_as_default=False) as c:
+        _warm_up(c)
+        yield c
+
+
+@pytest.fixture
+def executor(client: Any) -> Iterator[DistributedExecutor]:
+    with DistributedExecutor(client) as ex:
+        yield ex
+
+
+class Gate:
+    """A Dask Event the workers wait on, and one they set when they start."""
+
+    def __init__(self, client: Any) -> None:
+        self.name = f"gate-{uuid.uuid4().hex}"
+        self.started_name = f"{self.name}-started"
+        self.open_event = distributed.Event(self.name, client=client)
+        self.started = distributed.Event(self.started_name, client=client)
+
+    def open(self) -> None:
+        self.open_event.set()
+
+
+# ----------------------------------------------------------------------- basics
+
+
+def test_import_does_not_import_distributed(python_snippet: Any) -> None:
+    done = python_snippet(
+        "import sys, treadle.futures as f\n"
+        "assert 'distributed' not in sys.modules\n"
+        "assert 'DistributedExecutor' in dir(f)\n"
+        "assert 'distributed' not in sys.modules\n"
+        "print('ok')"
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_lazy_name_is_the_class() -> None:
+    assert futures.DistributedExecutor is DistributedExecutor
+    assert DistributedExecutor.__module__ == "treadle.futures.distributed"
+    assert issubclass(DistributedExecutor, std_futures.Executor)
+    assert issubclass(BrokenCluster, futures.BrokenExecutor)
+
+
+def test_submit_returns_treadle_futures(executor: DistributedExecutor) -> None:
+    future = executor.submit(tasks.add, 2, 3)
+    assert isinstance(future, futures.Future)
+    assert isinstance(future, std_futures.Future)
+    assert future.result(30) == 5
+    assert future.done()
+    assert not future.running()
+
+
+def test_exception_comes_back_with_its_type(executor: DistributedExecutor) -> None:
+    future = executor.submit(tasks.fail, "boom")
+    with pytest.raises(ValueError, match="boom"):
+        future.result(30)
+    assert isinstance(future.exception(), ValueError)
+
+
+def test_keywords_reach_the_call_even_submits_own(executor: DistributedExecutor) -> None:
+    # key=, pure=, workers= are Client.submit's own keywords; here they are the call's.
+    future = executor.submit(tasks.echo, 1, key="k", pure="p", workers="w")
+    assert future.result(30) == ((1,), {"key": "k", "pure": "p", "workers": "w"})
+
+
+def test_lambda_and_closure_travel(executor: DistributedExecutor) -> None:
+    offset = 10
+    assert executor.submit(lambda x: x + offset, 5).result(30) == 15
+
+
+def test_map_in_order(executor: DistributedExecutor) -> None:
+    assert list(executor.map(tasks.square, range(20), timeout=60)) == [i * i for i in range(20)]
+    assert list(executor.map(tasks.add, range(5), range(10, 13))) == [10, 12, 14]
+
+
+def test_map_chunksize_and_buffersize(executor: DistributedExecutor) -> None:
+    results = executor.map(tasks.square, range(1000), chunksize=64, buffersize=3)
+    assert list(results) == [i * i for i in range(1000)]
+    assert list(executor.map(tasks.add, [], [], chunksize=5)) == []
+
+
+def test_map_error_raised_at_its_place(executor: DistributedExecutor) -> None:
+    results = executor.map(tasks.fail, ["first", "second"])
+    with pytest.raises(ValueError, match="first"):
+        next(results)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"chunksize": 0}, ValueError, "chunksize"),
+        ({"chunksize": 1.5}, TypeError, "chunksize"),
+        ({"buffersize": 0}, ValueError, "buffersize"),
+        ({"timeout": "x"}, TypeError, "timeout"),
+    ],
+)
+def test_map_bad_arguments(
+    executor: DistributedExecutor, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        executor.map(tasks.square, range(3), **kwargs)
+
+
+# ---------------------------------------------------------- futures everywhere
+
+
+def test_wait_and_as_completed(executor: DistributedExecutor) -> None:
+    fs = [executor.submit(tasks.square, i) for i in range(6)]
+    done, not_done = futures.wait(fs, timeout=60)
+    assert done == set(fs)
+    assert not not_done
+    assert sorted(f.result() for f in futures.as_completed(fs, timeout=60)) == [
+        i * i for i in range(6)
+    ]
+
+
+def test_stdlib_wait_on_its_futures(executor: DistributedExecutor) -> None:
+    fs: list[std_futures.Future[int]] = [executor.submit(tasks.square, i) for i in range(4)]
+    done, _ = std_futures.wait(fs, timeout=60)
+    assert done == set(fs)
+    assert len(list(std_futures.as_completed(fs, timeout=60))) == 4
+
+
+def test_asyncio_wrap_future_and_run_in_executor(executor: DistributedExecutor) -> None:
+    async def main() -> tuple[int, int]:
+        wrapped = await asyncio.wrap_future(executor.submit(tasks.add, 1, 1))
+        loop = asyncio.get_running_loop()
+        ran = await loop.run_in_executor(executor, tasks.add, 2, 2)
+        return wrapped, ran
+
+    assert asyncio.run(main()) == (2, 4)
+
+
+# -------------------------------------------------------------------- cancelling
+
+
+def test_cancel_pending_and_running(client: Any, executor: DistributedExecutor) -> None:
+    gate = Gate(client)
+    # Both workers busy: the first two calls run, the third waits on the scheduler.
+    busy = [executor.submit(tasks.wait_for, gate.name, f"{gate.started_name}-{i}") for i in (0, 1)]
+    for i in (0, 1):
+        assert distributed.Event(f"{gate.started_name}-{i}", client=client).wait(60)
+    queued = executor.submit(tasks.square, 3)
+    assert queued.cancel()
+    assert queued.cancelled()
+    assert not busy[0].cancel()
+    assert busy[0].running()
+    gate.open()
+    assert [f.result(60) for f in busy] == [gate.name, gate.name]
+    with pytest.raises(futures.CancelledError):
+        queued.result(0)
+
+
+def test_cancel_reaches_asyncio(client: Any, executor: DistributedExecutor) -> None:
+    gate = Gate(client)
+    busy = [executor.submit(tasks.wait_for, gate.name, f"{gate.started_name}-{i}") for i in (0, 1)]
+    for i in (0, 1):
+        assert distributed.Event(f"{gate.started_name}-{i}", client=client).wait(60)
+
+    async def main() -> bool:
+        wrapped = asyncio.wrap_future(executor.submit(tasks.square, 4))
+        wrapped.cancel()
+        try:
+            await wrapped
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    assert asyncio.run(main())
+    gate.open()
+    futures.wait(busy, timeout=60)
+
+
+def test_shutdown_cancel_futures(client: Any) -> None:
+    gate = Gate(client)
+    executor = DistributedExecutor(client)
+    busy = [executor.submit(tasks.wait_for, gate.name, f"{gate.started_name}-{i}") for i in (0, 1)]
+    for i in (0, 1):
+        assert distributed.Event(f"{gate.started_name}-{i}", client=client).wait(60)
+    queued = [executor.submit(tasks.square, i) for i in range(3)]
+    executor.shutdown(wait=False, cancel_futures=True)
+    assert all(f.cancelled() for f in queued)
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        executor.submit(tasks.square, 1)
+    gate.open()
+    executor.shutdown(wait=True)
+    assert [f.result(0) for f in busy] == [gate.name, gate.name]
+
+
+# --------------------------------------------------------------------- opt-ins
+
+
+def test_max_pending_blocks_and_times_out(client: Any) -> None:
+    gate = Gate(client)
+    with DistributedExecutor(client, max_pending=2, submit_timeout=0.05) as executor:
+        first = executor.submit(tasks.wait_for, gate.name)
+        second = executor.submit(tasks.wait_for, gate.name)
+        with pytest.raises(TimeoutError, match="submit_timeout"):
+            executor.submit(tasks.square, 1)
+        gate.open()
+        assert first.result(60) == second.result(60) == gate.name
+        # A slot is free again once a call finished.
+        assert executor.submit(tasks.square, 3).result(60) == 9
+
+
+def test_task_timeout_fails_the_call(client: Any) -> None:
+    with DistributedExecutor(client, task_timeout=0.2) as executor:
+        slow = executor.submit(tasks.spin, 3.0)
+        with pytest.raises(TimeoutError, match="task_timeout"):
+            slow.result(60)
+        assert executor.submit(tasks.square, 5).result(60) == 25
+
+
+def test_propagate_context(client: Any) -> None:
+    def body() -> tuple[str, str, list[str]]:
+        tasks.request_id.set("r1")
+        with DistributedExecutor(client, propagate_context=True) as executor:
+            first = executor.submit(tasks.read_request_id).result(60)
+            tasks.request_id.set("r2")
+            second = executor.submit(tasks.read_request_id).result(60)
+            mapped = list(executor.map(lambda _: tasks.read_request_id(), range(3), chunksize=2))
+        return first, second, mapped
+
+    assert contextvars.Context().run(body) == ("r1", "r2", ["r2", "r2", "r2"])
+
+
+def test_context_not_propagated_by_default(executor: DistributedExecutor) -> None:
+    def body() -> str:
+        tasks.request_id.set("r1")
+        return str(executor.submit(tasks.read_request_id).result(60))
+
+    assert contextvars.Context().run(body) == "-"
+
+
+def test_unpicklable_context_value_is_named(client: Any) -> None:
+    def body() -> None:
+        tasks.request_id.set(std_threading.Lock())
+        with (
+            DistributedExecutor(client, propagate_context=True) as executor,
+            pytest.raises(TypeError, match=r"context variable _dist_tasks\.request_id"),
+        ):
+            executor.submit(tasks.read_request_id)
+
+    contextvars.Context().run(body)
+
+
+def test_unpicklable_argument_named_at_submit(executor: DistributedExecutor) -> None:
+    with pytest.raises(TypeError, match=r"args\[1\]\['lock'\] \(a lock\)"):
+        executor.submit(tasks.echo, 1, {"ok": 1, "lock": std_threading.Lock()})
+    with pytest.raises(TypeError, match=r"kwargs\['x'\]\[0\]"):
+        executor.submit(tasks.echo, x=[std_threading.Lock()])
+    # Nothing was sent: the executor works on.
+    assert executor.submit(tasks.square, 2).result(30) == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"max_pending": 0}, ValueError, "max_pending"),
+        ({"max_pending": True}, TypeError, "max_pending"),
+        ({"submit_timeout": 1}, ValueError, "submit_timeout"),
+        ({"max_pending": 1, "submit_timeout": -1}, ValueError, "submit_timeout"),
+        ({"propagate_context": 1}, TypeError, "propagate_context"),
+        ({"task_timeout": "1"}, TypeError, "task_timeout"),
+        ({"task_timeout": 0}, ValueError, "task_timeout"),
+        # The thread pool's arguments that do not apply to a cluster.
+        ({"max_workers": 2}, TypeError, "max_workers"),
+        ({"initializer": print}, TypeError, "initializer"),
+    ],
+)
+def test_bad_arguments_named(
+    client: Any, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        DistributedExecutor(client, **kwargs)
+
+
+def test_client_argument_checked() -> None:
+    with pytest.raises(TypeError, match="client"):
+        DistributedExecutor()
+    with pytest.raises(TypeError, match="client"):
+        DistributedExecutor(42)
+
+
+def test_given_client_stays_open(client: Any) -> None:
+    with DistributedExecutor(client) as executor:
+        executor.submit(tasks.square, 1).result(30)
+    assert client.status == "running"
+    assert executor.client is client
+
+
+# ------------------------------------------------------------- when things break
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.leaks_ok(
+    "fd",
+    "shm",
+    reason="a cluster of its own: its in-process scheduler's connections and the "
+    "semaphores of its lost worker processes are distributed's, not this test's",
+)
+def test_killed_worker_is_retried_or_fails_clearly() -> None:
+    with (
+        _cluster(n_workers=1) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+        DistributedExecutor(client) as executor,
+    ):
+        gate = Gate(client)
+        future = executor.submit(tasks.wait_for, gate.name, gate.started_name)
+        assert gate.started.wait(60)
+        (worker_pid,) = client.run(os.getpid).values()
+        os.kill(worker_pid, signal.SIGKILL)
+        gate.open()  # the retry, on the worker the nanny restarts, passes at once
+        # Retried (the result) or given up (KilledWorker, Dask's error): never a hang.
+        outcome = future.exception(90)
+        if outcome is None:
+            assert future.result() == gate.name
+        else:
+            assert type(outcome).__name__ == "KilledWorker", outcome
+        assert executor.submit(tasks.square, 6).result(60) == 36
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.leaks_ok(
+    "fd",
+    "shm",
+    reason="a cluster of its own: its in-process scheduler's connections and the "
+    "semaphores of its lost worker processes are distributed's, not this test's",
+)
+def test_scheduler_gone_mid_map_fails_the_calls() -> None:
+    cluster = _cluster(n_workers=1)
+    try:
+        client = distributed.Client(cluster, set_as_default=False, timeout=5)
+        executor = DistributedExecutor(client)
+        gate = Gate(client)
+        results = executor.map(tasks.wait_for, [gate.name] * 4, [gate.started_name] * 4)
+        assert gate.started.wait(60)
+        cluster.sync(cluster.scheduler.close)  # the scheduler goes away mid-map
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - one of the two below
+            list(results)
+        assert isinstance(caught.value, (futures.BrokenExecutor, futures.CancelledError)), (
+            caught.value
+        )
+        executor.shutdown(wait=True)
+        client.close()
+    finally:
+        cluster.close()
