@@ -38,6 +38,7 @@ class Popen:
         self.sentinel: int | None = None
         self.finalizer: Finalize | None = None
         self._fds: list[int] = []
+        self._creator = os.getpid()
         self._launch(process_obj)
 
     def duplicate_for_child(self, fd: int) -> int:
@@ -84,6 +85,10 @@ class Popen:
             sentinel = self.sentinel
             if sentinel is None:
                 raise ValueError("the process object is closed")
+            if os.getpid() != self._creator:
+                # A fork child of the creator shares the control connection: reading the
+                # exit code here would steal it from the creator, the one to report it.
+                return None
             if timeout is not None and not _readable(sentinel, timeout):
                 return None
             try:
