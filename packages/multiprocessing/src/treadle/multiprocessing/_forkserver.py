@@ -242,6 +242,9 @@ class ForkServer:
             self.ensure_running()
             pid, address = self._forkserver_pid, self._forkserver_address
             client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            # Blocking whatever socket.setdefaulttimeout() says: the descriptor is read
+            # with os.read, and later waited on as the process's sentinel.
+            client.setblocking(True)
             try:
                 client.connect(address)  # type: ignore[arg-type]
             except (ConnectionRefusedError, FileNotFoundError):
@@ -395,6 +398,7 @@ class _Server:
             return
         received: list[int] = []
         try:
+            conn.setblocking(True)  # the bound on a stalled client is SO_RCVTIMEO's
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _IO_TIMEOUT)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _IO_TIMEOUT)
             from ._auth import answer_challenge, deliver_challenge  # noqa: PLC0415
@@ -434,6 +438,10 @@ class _Server:
         except BaseException:
             sys.excepthook(*sys.exc_info())
         finally:
+            try:
+                _native.run_atexit()
+            except BaseException:
+                pass
             for stream in (sys.stdout, sys.stderr):
                 try:
                     stream.flush()
@@ -442,6 +450,9 @@ class _Server:
             os._exit(code)
 
     def become_child(self, conn: socket.socket, received: list[int], targets: list[int]) -> int:
+        # 3.13+'s rule for a fork child, on every Python: the atexit handlers of the
+        # server are dropped; those the child registers run before it ends.
+        _native.clear_atexit()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)

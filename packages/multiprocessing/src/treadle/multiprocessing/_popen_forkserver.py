@@ -16,6 +16,7 @@ import signal
 from typing import Any
 
 from . import _forkserver
+from . import forkserver as _public  # noqa: F401 - binds the package's ``forkserver``, as the stdlib's import does (CPython's tests reach it)
 from ._context import set_spawning_popen
 from ._util import Finalize, _flush_std_streams, close_fds
 
