@@ -20,11 +20,21 @@ nor make us allocate more than that.
 
 from __future__ import annotations
 
-import hmac
 import os
-from typing import Protocol
 
 from ._errors import AuthenticationError
+
+# A child that only unpickles a Connection imports this module: typing and hmac (with
+# OpenSSL behind it) stay out of its start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Channel(Protocol):
+        def send_bytes(self, buf: bytes) -> None: ...
+
+        def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
+
 
 __all__ = ["answer_challenge", "deliver_challenge"]
 
@@ -54,12 +64,6 @@ class OversizeMessage(OSError):
     """
 
 
-class _Channel(Protocol):
-    def send_bytes(self, buf: bytes) -> None: ...
-
-    def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
-
-
 def _digest_of(message: bytes) -> tuple[str, bytes]:
     """Split a prefixed nonce or answer into (digest name, rest).
 
@@ -83,6 +87,8 @@ def _digest_of(message: bytes) -> tuple[str, bytes]:
 
 def _create_response(authkey: bytes, message: bytes) -> bytes:
     """Return the answer to the nonce *message* (CPython's tests call it by this name)."""
+    import hmac  # noqa: PLC0415 - see the imports
+
     name = _digest_of(message)[0]
     if not name:
         try:
@@ -101,6 +107,8 @@ def _verify_challenge(authkey: bytes, message: bytes, response: bytes) -> None:
     since the HMAC covers our whole nonce, prefix included, naming a weaker digest than
     we asked for does not let it forge one.
     """
+    import hmac  # noqa: PLC0415 - see the imports
+
     named, mac = _digest_of(response)
     algorithm = named or "md5"  # a bare answer is a legacy peer's HMAC-MD5
     expected = _mac(authkey, message, algorithm)
@@ -114,6 +122,8 @@ def _verify_challenge(authkey: bytes, message: bytes, response: bytes) -> None:
 
 
 def _mac(authkey: bytes, message: bytes, algorithm: str) -> bytes:
+    import hmac  # noqa: PLC0415 - see the imports
+
     try:
         return hmac.digest(authkey, message, algorithm)
     except ValueError:

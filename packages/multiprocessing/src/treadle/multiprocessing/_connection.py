@@ -20,15 +20,21 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, TypeVar, Union
-
-from treadle.thread_core.support import check_timeout
 
 from . import _reduction
 from ._auth import OversizeMessage, answer_challenge, deliver_challenge
 from ._errors import BufferTooShort
+
+# A child that unpickles a Connection imports this module: typing and treadle.thread_core
+# stay out of its start-up (check_timeout is imported when a timeout needs checking).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import TracebackType
+    from typing import Any, TypeVar
+
+    Address = str | bytes | tuple[str, int]
+    _T = TypeVar("_T")
 
 __all__ = [
     "BUFSIZE",
@@ -59,10 +65,6 @@ _LONG_HEADER = struct.Struct("!Q")
 _LONG_MARK = _HEADER.pack(-1)
 _LARGEST_SHORT = 0x7FFFFFFF
 _POLLIN = select.POLLIN
-
-Address = Union[str, bytes, "tuple[str, int]"]
-
-_T = TypeVar("_T")
 
 
 def _is_abstract(address: object) -> bool:
@@ -394,7 +396,17 @@ def _read_into(fd: int, target: memoryview) -> None:
 def _ready(fd: int, timeout: object) -> bool:
     poller = select.poll()
     poller.register(fd, _POLLIN)
-    return bool(_poll(poller, check_timeout(timeout)))
+    return bool(_poll(poller, _seconds(timeout)))
+
+
+def _seconds(timeout: object) -> float | None:
+    """Return *timeout* checked by thread-core's one rule (a plain number needs no import)."""
+    kind = type(timeout)
+    if timeout is None or ((kind is float or kind is int) and timeout == timeout):  # noqa: PLR0124 - NaN
+        return timeout  # type: ignore[return-value]
+    from treadle.thread_core.support import check_timeout  # noqa: PLC0415 - see the imports
+
+    return check_timeout(timeout)
 
 
 # select.poll takes an int of milliseconds: longer waits go in slices of this many seconds.
@@ -580,7 +592,7 @@ def wait(object_list: Iterable[_T], timeout: float | None = None) -> list[_T]:
     ``sentinel``): ready means a read would not block. Waits up to *timeout* seconds
     (None: for ever) and returns an empty list if none became ready.
     """
-    seconds = check_timeout(timeout)
+    seconds = _seconds(timeout)
     objects = list(object_list)
     fds = [obj if isinstance(obj, int) else obj.fileno() for obj in objects]  # type: ignore[attr-defined]
     poller = select.poll()

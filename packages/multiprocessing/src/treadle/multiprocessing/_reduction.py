@@ -18,8 +18,22 @@ import pickle
 import socket
 import types
 from abc import ABCMeta
-from collections.abc import Callable, Iterable
-from typing import IO, Any, ClassVar, Protocol
+
+# A child that unpickles a Connection or a socket imports this module: typing stays out
+# of its start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import IO, Any, ClassVar, Protocol
+
+    _Reduce = Callable[[Any], str | tuple[Any, ...]]
+
+    class _HasFileno(Protocol):
+        def fileno(self) -> int: ...
+
+    class _Detachable(Protocol):
+        def detach(self) -> int: ...
+
 
 __all__ = [
     "HAVE_SEND_HANDLE",
@@ -36,8 +50,6 @@ __all__ = [
 
 #: Whether descriptors can be passed between processes (SCM_RIGHTS over unix sockets).
 HAVE_SEND_HANDLE = hasattr(socket, "SCM_RIGHTS") and hasattr(socket, "send_fds")
-
-_Reduce = Callable[[Any], "str | tuple[Any, ...]"]
 
 
 class ForkingPickler(pickle.Pickler):
@@ -98,7 +110,9 @@ def _merged_table(extras: dict[type, _Reduce]) -> dict[type, Any]:
     return table
 
 
-register = ForkingPickler.register
+def register(type: type, reduce: _Reduce) -> None:
+    """Pickle instances of *type* with *reduce* in :class:`ForkingPickler`."""
+    ForkingPickler.register(type, reduce)
 
 
 def dump(obj: object, file: IO[bytes], protocol: int | None = None) -> None:
@@ -147,10 +161,6 @@ def _close_all(fds: Iterable[int]) -> None:
             pass
 
 
-class _HasFileno(Protocol):
-    def fileno(self) -> int: ...
-
-
 def _with_socket(conn: _HasFileno, action: Callable[[socket.socket], Any]) -> Any:
     # A socket object over the connection's own descriptor, detached afterwards so the
     # descriptor stays the connection's (no dup, nothing to close).
@@ -186,10 +196,6 @@ class _ChildFd:
     def detach(self) -> int:
         """Return the descriptor, in the child."""
         return self.fd
-
-
-class _Detachable(Protocol):
-    def detach(self) -> int: ...
 
 
 def DupFd(fd: int) -> _Detachable:

@@ -138,7 +138,11 @@ class _Sharer:
 
 
 _sharer = _Sharer()
-stop = _sharer.stop
+
+
+def stop(timeout: float | None = None) -> None:
+    """Stop the serving thread (waiting *timeout* seconds for it) and drop what it held."""
+    _sharer.stop(timeout)
 
 
 def _ask(address: Any, key: int) -> Connection:

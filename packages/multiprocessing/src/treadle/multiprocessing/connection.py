@@ -5,8 +5,6 @@ speaking the stdlib's wire format and HMAC handshake (:func:`deliver_challenge`,
 :func:`answer_challenge`), so that either end may be a stdlib process of 3.10 or later.
 """
 
-from treadle.thread_core.support import publish as _publish
-
 from . import _auth
 from ._connection import (
     BUFSIZE,
@@ -23,6 +21,7 @@ from ._connection import (
     families,
     wait,
 )
+from ._native import publish as _publish
 
 __all__ = [
     "BUFSIZE",

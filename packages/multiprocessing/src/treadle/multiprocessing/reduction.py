@@ -5,9 +5,8 @@
 :func:`DupFd`) and :class:`AbstractReducer`, the base of a context's ``reducer``.
 """
 
-from treadle.thread_core.support import publish as _publish
-
 from . import _reduction
+from ._native import publish as _publish
 from ._reduction import (
     AbstractReducer,
     DupFd,

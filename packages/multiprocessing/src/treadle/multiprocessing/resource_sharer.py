@@ -4,8 +4,7 @@
 ends the serving thread.
 """
 
-from treadle.thread_core.support import publish as _publish
-
+from ._native import publish as _publish
 from ._resource_sharer import DupFd, stop
 
 __all__ = ["DupFd", "stop"]
