@@ -226,3 +226,17 @@ def test_accept_of_a_socket_connection_blocks(conn_mod: Any) -> None:
             thread.join()
     finally:
         socket.setdefaulttimeout(old)
+
+
+def test_unix_socket_file_is_removed_at_exit(python_snippet: Any) -> None:
+    result = python_snippet(
+        """
+        from treadle.multiprocessing import connection
+        listener = connection.Listener(family="AF_UNIX")  # never closed
+        print(listener.address)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    path = result.stdout.strip()
+    assert path.endswith(path.rsplit("/", 1)[-1])
+    assert not os.path.exists(path)

@@ -316,3 +316,58 @@ def test_sharer_stop_closes_what_was_not_fetched(sharer: None) -> None:
     with a, b:
         reduction.ForkingPickler.dumps(a)  # a duplicate now waits in the sharer
     resource_sharer.stop()  # closes it: the leak check would see it otherwise
+
+
+def _sharer_state(conn: Any) -> None:
+    from treadle.multiprocessing import _resource_sharer
+
+    with conn:
+        sharer = _resource_sharer._sharer
+        conn.send((sharer._listener, sharer._thread, dict(sharer._pending)))
+
+
+def test_a_fork_child_has_no_sharer(sharer: None) -> None:
+    a, b = connection.Pipe()
+    with a, b:
+        reduction.ForkingPickler.dumps(a)  # the sharer runs, holding a duplicate
+        ctx = multiprocessing.get_context("fork")
+        parent, child = connection.Pipe()
+        with parent:
+            process = ctx.Process(target=_sharer_state, args=(child,))
+            process.start()
+            child.close()
+            assert parent.recv() == (None, None, {})
+            process.join()
+        assert process.exitcode == 0
+
+
+def test_the_sharer_stops_at_exit(python_snippet: Any) -> None:
+    result = python_snippet(
+        """
+        import os, socket
+        from treadle.multiprocessing import reduction, _resource_sharer
+        left, right = socket.socketpair()
+        reduction.ForkingPickler.dumps(left)
+        address = _resource_sharer._sharer._listener.address
+        print(address)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    address = result.stdout.strip()
+    assert address
+    assert not os.path.exists(address)  # the socket file went with the listener
+
+
+def _wait_for(sentinel: int) -> list[int]:
+    return connection.wait([sentinel], 60)
+
+
+def test_wait_on_a_process_sentinel(ctx: Any) -> None:
+    reader, writer = connection.Pipe(duplex=False)
+    with reader, writer:
+        process = ctx.Process(target=_send_from, args=(writer, "done"))
+        process.start()
+        assert reader.recv() == "done"
+        assert connection.wait([process.sentinel], 60) == [process.sentinel]
+        process.join()

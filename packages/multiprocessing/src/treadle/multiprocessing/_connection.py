@@ -505,10 +505,13 @@ class Listener:
         self._socket = sock
         self._family = family
         if family == "AF_UNIX" and not _is_abstract(address):
-            from ._util import Finalize  # noqa: PLC0415 - _util imports the process model
+            # _util imports the process model; finalizers need the exit hook even when no
+            # Process was started.
+            from ._util import Finalize, _hook_exit  # noqa: PLC0415
 
             # Remove the socket file at close, or at exit at the latest.
             self._unlink = Finalize(self, os.unlink, args=(address,), exitpriority=0)
+            _hook_exit()
 
     def accept(self) -> Connection:
         """Wait for a client and return the connection to it (authenticated with *authkey*)."""

@@ -69,6 +69,7 @@ class _Sharer:
             # Stopped at exit with the other finalizers (before the listener's own
             # unlink, whose priority is 0).
             self._exit_hook = _util.Finalize(None, self.stop, exitpriority=1)
+            _util._hook_exit()
         return listener
 
     def _serve(self, listener: Listener) -> None:
