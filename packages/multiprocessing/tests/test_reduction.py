@@ -371,3 +371,38 @@ def test_wait_on_a_process_sentinel(ctx: Any) -> None:
         assert reader.recv() == "done"
         assert connection.wait([process.sentinel], 60) == [process.sentinel]
         process.join()
+
+
+def _serve_and_send(control: Any, family: str) -> None:
+    with control:
+        with connection.Listener(family=family) as listener:
+            control.send(listener.address)
+            with listener.accept() as accepted:
+                control.send(accepted)  # through this child's own resource sharer
+        raw = socket.create_server(("127.0.0.1", 0))
+        with raw:
+            control.send(raw.getsockname())
+            sock, _ = raw.accept()
+            with sock:
+                control.send(sock)
+        control.recv()  # the sharer serves until the parent is done
+
+
+@pytest.mark.parametrize("family", ["AF_UNIX", "AF_INET"])
+def test_child_sends_accepted_connections_to_the_parent(ctx: Any, family: str) -> None:
+    control, control_child = connection.Pipe()
+    with control:
+        process = ctx.Process(target=_serve_and_send, args=(control_child, family))
+        process.start()
+        control_child.close()
+        with connection.Client(control.recv()) as client:
+            client.send("hello")
+            with control.recv() as accepted:
+                assert accepted.recv() == "hello"
+        with socket.create_connection(control.recv()) as plain:
+            plain.sendall(b"plain")
+            with control.recv() as sock:
+                assert sock.recv(100) == b"plain"
+        control.send(None)
+        process.join()
+    assert process.exitcode == 0

@@ -136,6 +136,7 @@ class _Sharer:
             listener.close()
         self._listener = None
         self._thread = None
+        self._exit_hook = None  # the parent's finalizer does not run here: make our own
 
 
 _sharer = _Sharer()
