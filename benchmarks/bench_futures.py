@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as std
+import importlib.util
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -119,6 +120,10 @@ CASES: list[Case] = [
         target=2.0,
     ),
 ]
+if importlib.util.find_spec("distributed") is not None:  # treadle-futures[distributed]
+    from _distributed_cases import CASES as _CLUSTER_CASES
+
+    CASES += _CLUSTER_CASES
 
 
 def map_peak_memory(module: Any, n: int, buffersize: int = 64) -> int:

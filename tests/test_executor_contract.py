@@ -1,0 +1,333 @@
+"""One behavioural suite for every executor: DESIGN.md's "One executor contract".
+
+The same tests run against the stdlib's ThreadPoolExecutor, treadle's, and treadle's
+DistributedExecutor on a local Dask cluster (when ``distributed`` is installed). An
+executor joins with one line in ``KITS``: a :class:`Kit` says how to make it and how its
+calls are blocked and released (an Event for threads, a Dask Event on a cluster). A known
+difference is a named, strict xfail in ``DIFFERENCES``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as std_futures
+import importlib.util
+import logging
+import os
+import sys
+import threading as std_threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from treadle import contextvars, futures
+
+pytestmark = pytest.mark.timeout(90)
+
+# A cluster's workers find a propagated variable by its module: one they can import.
+sys.path.insert(0, str(Path(__file__).parent))
+from _executor_contract_vars import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
+    read_request_id,
+    request_id,
+)
+
+# ------------------------------------------------------------- calls the tests send
+# Module functions: a cluster's workers get them by value (cloudpickle), with the
+# events they wait on passed as arguments.
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def block(started: Any, release: Any) -> str:
+    started.set()
+    release.wait(60)
+    return "released"
+
+
+class ThreadEvent:
+    """A plain event, for executors whose calls run in this process."""
+
+    def __init__(self) -> None:
+        self._event = std_threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+class ClusterEvent:
+    """A Dask Event, found by name on the workers and in the tests alike."""
+
+    client: Any = None  # the tests' client, set by the dask_client fixture
+
+    def __init__(self) -> None:
+        self.name = f"contract-{uuid.uuid4().hex}"
+
+    def _event(self) -> Any:
+        import distributed  # type: ignore[import-not-found,unused-ignore]
+
+        try:
+            distributed.get_worker()
+        except ValueError:  # in the tests: their client is not the default one
+            return distributed.Event(self.name, client=ClusterEvent.client)
+        return distributed.Event(self.name)
+
+    def set(self) -> None:
+        self._event().set()
+
+    def wait(self, timeout: float) -> bool:
+        return bool(self._event().wait(timeout))
+
+
+# ------------------------------------------------------------------------ the kits
+
+
+@dataclass
+class Kit:
+    """How to make one kind of executor and hold its calls."""
+
+    name: str
+    make: Callable[..., Any]  # (request, **opt-ins) -> executor
+    event: Callable[[], Any]
+    slots: int  # how many calls run at once: that many blockers saturate it
+    treadle_opt_ins: bool = True
+    needs: str | None = None  # an importable module this kit needs
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _threads(module: Any) -> Callable[..., Any]:
+    def make(request: pytest.FixtureRequest, **kwargs: Any) -> Any:
+        return module.ThreadPoolExecutor(1, **kwargs)
+
+    return make
+
+
+def _cluster_executor(request: pytest.FixtureRequest, **kwargs: Any) -> Any:
+    from treadle.futures.distributed import DistributedExecutor
+
+    return DistributedExecutor(request.getfixturevalue("dask_client"), **kwargs)
+
+
+KITS = [
+    Kit("stdlib-threads", _threads(std_futures), ThreadEvent, 1, treadle_opt_ins=False),
+    Kit("treadle-threads", _threads(futures), ThreadEvent, 1),
+    Kit("treadle-cluster", _cluster_executor, ClusterEvent, 2, needs="distributed"),
+]
+
+# (kit name, test name) -> why that executor behaves otherwise.
+DIFFERENCES: dict[tuple[str, str], str] = {
+    ("stdlib-threads", "test_propagate_context"): "the stdlib has no propagate_context opt-in",
+    ("stdlib-threads", "test_max_pending"): "the stdlib has no max_pending opt-in",
+    ("treadle-cluster", "test_running_future_reports_running"): (
+        "a cluster's client hears of a call only when it ends: running() is True only "
+        "after cancel() asked the scheduler"
+    ),
+}
+if sys.version_info < (3, 14):
+    DIFFERENCES["stdlib-threads", "test_map_buffersize"] = "map(buffersize=) is new in 3.14"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def dask_client() -> Iterator[Any]:
+    """The cluster kit's cluster, started before any test's leak check (None: no Dask)."""
+    if importlib.util.find_spec("distributed") is None:
+        yield None
+        return
+    import cloudpickle  # type: ignore[import-not-found,unused-ignore]
+    import distributed  # type: ignore[import-not-found,unused-ignore]
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # its HTTP server always listens
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        ClusterEvent.client = client
+        # Warm up: the client's lazy threads and connections, the workers' own clients.
+        warm = ClusterEvent()
+        distributed.Event(warm.name, client=client).set()
+        client.gather(
+            [
+                client.submit(block, ThreadEventless(), warm, workers=[address], pure=False)
+                for address in client.scheduler_info()["workers"]
+            ]
+        )
+        client.run(os.getpid)
+        client.run_on_scheduler(os.getpid)
+        from treadle.futures.distributed import DistributedExecutor
+
+        with DistributedExecutor(client) as executor:
+            executor.submit(add, 1, 1).result(30)
+        yield client
+
+
+class ThreadEventless:
+    """A started-signal nobody waits for (the warm-up's)."""
+
+    def set(self) -> None:
+        pass
+
+
+@pytest.fixture(params=KITS, ids=[kit.name for kit in KITS])
+def kit(request: pytest.FixtureRequest) -> Kit:
+    chosen: Kit = request.param
+    if chosen.needs is not None and importlib.util.find_spec(chosen.needs) is None:
+        pytest.skip(f"{chosen.name} needs {chosen.needs}, not installed here")
+    reason = DIFFERENCES.get((chosen.name, request.node.originalname))
+    if reason is not None:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    return chosen
+
+
+@pytest.fixture
+def executor(kit: Kit, request: pytest.FixtureRequest) -> Iterator[Any]:
+    ex = kit.make(request)
+    try:
+        yield ex
+    finally:
+        ex.shutdown(wait=True)
+
+
+def _saturate(kit: Kit, executor: Any) -> tuple[list[Any], Any]:
+    """Occupy every slot with a blocked call; return the calls and their release."""
+    release = kit.event()
+    calls = []
+    for _ in range(kit.slots):
+        started = kit.event()
+        calls.append(executor.submit(block, started, release))
+        assert started.wait(60)
+    return calls, release
+
+
+# ----------------------------------------------------------------------- the tests
+
+
+def test_is_an_executor(executor: Any) -> None:
+    assert isinstance(executor, std_futures.Executor)
+
+
+def test_submit_result(executor: Any) -> None:
+    future = executor.submit(add, 2, 3)
+    assert isinstance(future, std_futures.Future)
+    assert future.result(60) == 5
+
+
+def test_exception_propagates(executor: Any) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        executor.submit(fail, "boom").result(60)
+
+
+def test_map_in_order(executor: Any) -> None:
+    assert list(executor.map(add, range(10), range(10), timeout=60)) == list(range(0, 20, 2))
+
+
+def test_map_buffersize(executor: Any) -> None:
+    assert list(executor.map(add, range(50), range(50), buffersize=4)) == list(range(0, 100, 2))
+
+
+def test_wait_and_as_completed(executor: Any) -> None:
+    fs = [executor.submit(add, i, 0) for i in range(5)]
+    done, not_done = futures.wait(fs, timeout=60)
+    assert (done, not_done) == (set(fs), set())
+    done, _ = std_futures.wait(fs, timeout=60)
+    assert done == set(fs)
+    assert sorted(f.result() for f in futures.as_completed(fs, timeout=60)) == list(range(5))
+
+
+def test_asyncio(executor: Any) -> None:
+    async def main() -> tuple[int, int]:
+        wrapped = await asyncio.wrap_future(executor.submit(add, 1, 1))
+        ran = await asyncio.get_running_loop().run_in_executor(executor, add, 2, 2)
+        return wrapped, ran
+
+    assert asyncio.run(main()) == (2, 4)
+
+
+def test_cancel_pending_not_running(kit: Kit, executor: Any) -> None:
+    calls, release = _saturate(kit, executor)
+    queued = executor.submit(add, 1, 1)
+    assert queued.cancel()
+    assert queued.cancelled()
+    assert not calls[0].cancel()
+    release.set()
+    assert [c.result(60) for c in calls] == ["released"] * kit.slots
+    with pytest.raises(std_futures.CancelledError):
+        queued.result(0)
+
+
+def test_running_future_reports_running(kit: Kit, executor: Any) -> None:
+    calls, release = _saturate(kit, executor)
+    try:
+        assert calls[0].running()
+    finally:
+        release.set()
+        futures.wait(calls, timeout=60)
+
+
+def test_shutdown_cancel_futures(kit: Kit, request: pytest.FixtureRequest) -> None:
+    executor = kit.make(request)
+    calls, release = _saturate(kit, executor)
+    queued = [executor.submit(add, i, i) for i in range(3)]
+    executor.shutdown(wait=False, cancel_futures=True)
+    assert all(f.cancelled() for f in queued)
+    with pytest.raises(RuntimeError):
+        executor.submit(add, 1, 1)
+    release.set()
+    executor.shutdown(wait=True)
+    assert [c.result(0) for c in calls] == ["released"] * kit.slots
+
+
+def test_context_manager_shuts_down(kit: Kit, request: pytest.FixtureRequest) -> None:
+    with kit.make(request) as executor:
+        assert executor.submit(add, 1, 2).result(60) == 3
+    with pytest.raises(RuntimeError):
+        executor.submit(add, 1, 1)
+
+
+def test_unknown_keyword_named(kit: Kit, request: pytest.FixtureRequest) -> None:
+    with pytest.raises(TypeError, match="no_such_option"):
+        kit.make(request, no_such_option=True)
+
+
+def test_propagate_context(kit: Kit, request: pytest.FixtureRequest) -> None:
+    def body() -> str:
+        request_id.set("r1")
+        with kit.make(request, propagate_context=True) as executor:
+            return str(executor.submit(read_request_id).result(60))
+
+    assert contextvars.Context().run(body) == "r1"
+
+
+def test_max_pending(kit: Kit, request: pytest.FixtureRequest) -> None:
+    with kit.make(request, max_pending=kit.slots, submit_timeout=0.05) as executor:
+        release = kit.event()
+        # A thread pool counts the calls not started, a cluster those not finished: a
+        # bound of `slots` is full either way once 2 * slots calls are blocked or queued.
+        calls: list[Any] = []
+
+        def fill() -> None:
+            for _ in range(2 * kit.slots + 1):
+                calls.append(executor.submit(block, kit.event(), release))
+
+        with pytest.raises(TimeoutError, match="submit_timeout"):
+            fill()
+        release.set()
+        futures.wait(calls, timeout=60)
