@@ -47,3 +47,14 @@ __all__ = [
 ]
 
 _publish(globals())
+
+
+def __getattr__(name: str) -> object:
+    # The stdlib's context module has `reduction`; its part-2 modules (heap, synchronize,
+    # queues) import it from there. Loaded on first use: a spawned child imports this
+    # module and must stay light. (Added by helper C.)
+    if name == "reduction":
+        from . import reduction  # noqa: PLC0415
+
+        return reduction
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
