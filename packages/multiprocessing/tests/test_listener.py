@@ -240,3 +240,29 @@ def test_unix_socket_file_is_removed_at_exit(python_snippet: Any) -> None:
     path = result.stdout.strip()
     assert path.endswith(path.rsplit("/", 1)[-1])
     assert not os.path.exists(path)
+
+
+def test_xml_listener_and_client() -> None:
+    with connection.XmlListener(authkey=b"k") as listener:
+        outcome: list[Any] = []
+
+        def serve() -> None:
+            conn = listener.accept()  # a ConnectionWrapper: no context manager, as in 3.14
+            try:
+                obj = conn.recv()
+                conn.send({"echo": obj})
+                outcome.append(obj)
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        client = connection.XmlClient(listener.address, authkey=b"k")
+        try:
+            client.send([1, "two", None, 2.5])
+            assert client.recv() == {"echo": [1, "two", None, 2.5]}  # lists: XML-RPC arrays
+            assert isinstance(client.fileno(), int)
+        finally:
+            client.close()
+        thread.join()
+    assert outcome == [[1, "two", None, 2.5]]

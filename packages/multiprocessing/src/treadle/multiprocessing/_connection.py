@@ -41,8 +41,11 @@ __all__ = [
     "CONNECTION_TIMEOUT",
     "Client",
     "Connection",
+    "ConnectionWrapper",
     "Listener",
     "Pipe",
+    "XmlClient",
+    "XmlListener",
     "address_type",
     "answer_challenge",
     "arbitrary_address",
@@ -605,3 +608,60 @@ def wait(object_list: Iterable[_T], timeout: float | None = None) -> list[_T]:
     if not ready:
         return []
     return [obj for obj, fd in zip(objects, fds, strict=True) if fd in ready]
+
+
+# XML-RPC marshalling (the managers' "xmlrpclib" serializer) ---------------------------
+
+
+class ConnectionWrapper:
+    """A connection whose ``send``/``recv`` go through *dumps*/*loads* of its own.
+
+    The bytes-level calls (``send_bytes``, ``recv_bytes``, ``poll``, ``fileno``,
+    ``close``) are the wrapped connection's.
+    """
+
+    def __init__(self, conn: Connection, dumps: Any, loads: Any) -> None:
+        """Wrap *conn*; *dumps* makes bytes of an object, *loads* the reverse."""
+        self._conn = conn
+        self._dumps = dumps
+        self._loads = loads
+        self.fileno = conn.fileno
+        self.close = conn.close
+        self.poll = conn.poll
+        self.recv_bytes = conn.recv_bytes
+        self.send_bytes = conn.send_bytes
+
+    def send(self, obj: object) -> None:
+        """Send *obj* marshalled by *dumps*."""
+        self._conn.send_bytes(self._dumps(obj))
+
+    def recv(self) -> Any:
+        """Receive one message and return it unmarshalled by *loads*."""
+        return self._loads(self._conn.recv_bytes())
+
+
+def _xml_dumps(obj: object) -> bytes:
+    import xmlrpc.client  # noqa: PLC0415 - only for this serializer
+
+    text: str = xmlrpc.client.dumps((obj,), allow_none=True)  # type: ignore[arg-type]
+    return text.encode("utf-8")
+
+
+def _xml_loads(data: bytes) -> Any:
+    import xmlrpc.client  # noqa: PLC0415 - only for this serializer
+
+    params, _method = xmlrpc.client.loads(data.decode("utf-8"))
+    return params[0]
+
+
+class XmlListener(Listener):
+    """A :class:`Listener` whose connections carry XML-RPC marshalled objects."""
+
+    def accept(self) -> ConnectionWrapper:  # type: ignore[override]
+        """Accept a client, as :meth:`Listener.accept`, wrapped for XML-RPC."""
+        return ConnectionWrapper(super().accept(), _xml_dumps, _xml_loads)
+
+
+def XmlClient(*args: Any, **kwargs: Any) -> ConnectionWrapper:
+    """Connect as :func:`Client` does; objects travel XML-RPC marshalled."""
+    return ConnectionWrapper(Client(*args, **kwargs), _xml_dumps, _xml_loads)
