@@ -64,17 +64,18 @@ class Popen:
         keep = os.dup(payload_w)
         self.sentinel = sentinel
         self.finalizer = Finalize(self, close_fds, (keep, sentinel))
-        try:
-            self.pid = _forkserver.read_signed(sentinel)
-        except (OSError, EOFError) as exc:
-            os.close(payload_w)
-            self.finalizer()
-            raise OSError(f"the forkserver did not start the process: {exc}") from None
+        # The payload goes first, so that the child finds it as soon as it is forked;
+        # a payload larger than the pipe waits here for the child to read it.
         with open(payload_w, "wb", closefd=True) as pipe:
             try:
                 pipe.write(payload.getbuffer())
             except BrokenPipeError:
-                pass  # the child died before reading: its exit code tells why
+                pass  # no child to read it: the server says why, or closes
+        try:
+            self.pid = _forkserver.read_signed(sentinel)
+        except (OSError, EOFError) as exc:
+            self.finalizer()
+            raise OSError(f"the forkserver did not start the process: {exc}") from None
 
     def poll(self, flag: int = os.WNOHANG) -> int | None:
         """Return the exit code, or None while the child runs (``flag=0`` waits)."""

@@ -420,7 +420,9 @@ class ResourceTracker:
                 return
             self._inside += 1
             try:
-                if self._fd is not None and self._write(line or _PROBE):
+                if self._fd is not None and (
+                    self._write(line) if line is not None else self._still_running()
+                ):
                     line = None
                 else:
                     if self._fd is not None:
@@ -432,6 +434,20 @@ class ResourceTracker:
                     self._must_write(line)
             finally:
                 self._inside -= 1
+
+    def _still_running(self) -> bool:
+        """Whether the tracker reached by ``_fd`` still runs, without waking it if we can.
+
+        A tracker this process started is our child: ``waitpid`` tells. One inherited
+        from the parent is asked with a probe message.
+        """
+        pid = self._pid
+        if pid is None:
+            return self._write(_PROBE)
+        try:
+            return os.waitpid(pid, os.WNOHANG)[0] == 0
+        except ChildProcessError:
+            return False  # reaped by someone else: gone
 
     def _write(self, data: bytes) -> bool:
         try:
