@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import socket
 import threading
 from typing import Any
@@ -266,3 +267,10 @@ def test_xml_listener_and_client() -> None:
             client.close()
         thread.join()
     assert outcome == [[1, "two", None, 2.5]]
+
+
+def test_unix_address_shape() -> None:
+    address = connection.arbitrary_address("AF_UNIX")
+    assert isinstance(address, str)
+    assert re.fullmatch(r"sock-[0-9a-f]{12}", os.path.basename(address))
+    assert len(address) < 108

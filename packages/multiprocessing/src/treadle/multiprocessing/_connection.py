@@ -84,7 +84,9 @@ def arbitrary_address(family: str) -> Address:
     if family == "AF_UNIX":
         from ._util import get_temp_dir  # noqa: PLC0415 - _util imports the process model
 
-        return os.path.join(get_temp_dir(), f"listener-{os.urandom(8).hex()}")
+        # The stdlib's shape, "sock-" and 12 hex digits: get_temp_dir() keeps room for it
+        # within the 108 bytes of a unix socket's path.
+        return os.path.join(get_temp_dir(), f"sock-{os.urandom(6).hex()}")
     raise ValueError("unrecognized family")
 
 
