@@ -51,5 +51,10 @@ _verify_challenge = _auth._verify_challenge
 _CHALLENGE = _auth.CHALLENGE
 _WELCOME = _auth.WELCOME
 _FAILURE = _auth.FAILURE
+# ... and the public names they had before 3.12, which the tests of 3.10/3.11 read.
+CHALLENGE = _auth.CHALLENGE
+WELCOME = _auth.WELCOME
+FAILURE = _auth.FAILURE
+MESSAGE_LENGTH = _auth.NONCE_BYTES
 
 _publish(globals())
