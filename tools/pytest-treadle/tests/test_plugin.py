@@ -136,3 +136,39 @@ def test_snippet(python_snippet):
 """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_announced_service_processes_are_not_leaks(pytester: pytest.Pytester) -> None:
+    # treadle.multiprocessing's resource tracker and forkserver outlive the test that
+    # started them: the check leaves out exactly what its _services module lists, and
+    # only when that module is loaded (a stand-in here, under its real name).
+    result = _run(
+        pytester,
+        """
+import types
+
+services = types.ModuleType("treadle.multiprocessing._services")
+running = {}
+services.live = lambda: (frozenset(running), frozenset(fd for fds in running.values() for fd in fds))
+sys.modules[services.__name__] = services
+kept = []
+
+def test_service_started():
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    kept.append(child)
+    running[child.pid] = (child.stdin.fileno(),)
+
+def test_other_child_still_leaks():
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+def test_stop_service():
+    child = kept.pop()
+    running.clear()
+    child.stdin.close()
+    child.wait()
+""",
+    )
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*test_other_child_still_leaks*", "*child process*"])
+    result.stdout.no_fnmatch_line("*test_service_started*")
