@@ -149,7 +149,9 @@ import types
 
 services = types.ModuleType("treadle.multiprocessing._services")
 running = {}
-services.live = lambda: (frozenset(running), frozenset(fd for fds in running.values() for fd in fds))
+def live():
+    return frozenset(running), frozenset(fd for fds in running.values() for fd in fds)
+services.live = live
 sys.modules[services.__name__] = services
 kept = []
 
