@@ -476,7 +476,7 @@ class _Server:
                     stream.flush()
                 except (AttributeError, OSError, ValueError):
                     pass
-            os._exit(code)
+            _native.exit_now(code)
 
     def become_child(self, conn: socket.socket, received: list[int], targets: list[int]) -> int:
         # 3.13+'s rule for a fork child, on every Python: the atexit handlers of the
