@@ -7,10 +7,35 @@ only use ``treadle.multiprocessing.get_context("<method>")`` themselves.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
 from pytest_treadle import impl_fixture
 
+# The targets of the children live in modules of this folder (_mp_targets.py...): a
+# spawned or forkserver child gets the parent's sys.path, so this folder is put on it
+# (--import-mode=importlib alone does not), and the child imports them by name.
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
 START_METHODS = ("forkserver", "spawn", "fork")
+
+# pytest-rerunfailures runs a socket-server thread in the test process whenever xdist is
+# installed, so the fork start method always finds another thread and warns
+# (DeprecationWarning, as 3.12+'s os.fork does); pytest turns warnings into errors. The
+# warning itself is tested in fresh interpreters (test_process.py, TestForkWithThreads).
+_FORK_WARNING = "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Let the fork start method run in this threaded test process (see above)."""
+    for item in items:
+        if Path(str(item.fspath)).resolve().parent == Path(HERE):
+            item.add_marker(pytest.mark.filterwarnings(_FORK_WARNING))
+
 
 impl = impl_fixture("multiprocessing", "treadle.multiprocessing")
 

@@ -24,6 +24,10 @@ import sys as _sys
 from . import context, process  # noqa: F401 - the stdlib's submodule attributes
 from ._context import _default_context
 
+# The classes themselves (not attributes read off the context) so that type checkers
+# take multiprocessing.Process as a class; they are the default context's.
+from .context import AuthenticationError, BufferTooShort, Process, ProcessError, TimeoutError
+
 # Annotations only: importing typing would cost every spawned child several ms.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,18 +51,14 @@ __all__ = [
     "get_start_method",
     "log_to_stderr",
     "parent_process",
+    "reducer",
     "set_executable",
     "set_forkserver_preload",
     "set_start_method",
 ]
 
 # As in the stdlib: the names are the default context's attributes and bound methods.
-AuthenticationError = _default_context.AuthenticationError
-BufferTooShort = _default_context.BufferTooShort
 Pipe = _default_context.Pipe
-Process = _default_context.Process
-ProcessError = _default_context.ProcessError
-TimeoutError = _default_context.TimeoutError
 active_children = _default_context.active_children
 allow_connection_pickling = _default_context.allow_connection_pickling
 cpu_count = _default_context.cpu_count
@@ -73,6 +73,11 @@ parent_process = _default_context.parent_process
 set_executable = _default_context.set_executable
 set_forkserver_preload = _default_context.set_forkserver_preload
 set_start_method = _default_context.set_start_method
+
+# `reducer` is the reduction module, as in the stdlib, but imported on first use (it pulls
+# in socket and pickle, which a spawned child may not need): see __getattr__ below.
+if TYPE_CHECKING:
+    from . import reduction as reducer
 
 # The stdlib's logging levels of its own, also at the top level.
 SUBDEBUG = 5

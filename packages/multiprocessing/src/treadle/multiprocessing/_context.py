@@ -322,20 +322,33 @@ def _force_start_method(method: str) -> None:
     _default_context._actual_context = _concrete_contexts[method]
 
 
-# The Popen pickling a process object for a new child, per thread. The interpreter's
-# thread-local type: this module is imported in every child, and threading.local would
-# make each spawned child import a threading module for nothing.
-_tls = _native.ThreadLocal()
+# The Popen pickling a process object for a new child, per thread. The thread-local is
+# made on first use: every spawned child imports this module, and most never prepare a
+# child of their own. It is the stdlib's threading.local, not treadle.threading's, for
+# the same reason (treadle.threading costs a child about 30 ms of imports). setdefault
+# is atomic: two threads making it at once end up sharing the first one stored.
+_holder: dict[str, Any] = {}
+
+
+def _tls() -> Any:
+    found = _holder.get("tls")
+    if found is None:
+        import threading
+
+        found = _holder.setdefault("tls", threading.local())
+    return found
 
 
 def get_spawning_popen() -> Any:
     """Return the Popen this thread is preparing a child for, or None."""
-    return getattr(_tls, "spawning_popen", None)
+    if "tls" not in _holder:
+        return None
+    return getattr(_tls(), "spawning_popen", None)
 
 
 def set_spawning_popen(popen: Any) -> None:
     """Mark (or, with None, unmark) this thread as preparing a child for *popen*."""
-    _tls.spawning_popen = popen
+    _tls().spawning_popen = popen
 
 
 def assert_spawning(obj: object) -> None:

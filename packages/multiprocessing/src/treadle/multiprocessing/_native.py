@@ -29,9 +29,10 @@ __all__ = [
     "OS_FORK_WARNS",
     "PLATFORM",
     "VERSION",
-    "ThreadLocal",
+    "caller_frame",
     "clear_atexit",
     "cpu_count",
+    "exit_now",
     "fd_ready",
     "fork_exec_passfds",
     "interpreter_flags",
@@ -40,7 +41,6 @@ __all__ = [
     "process_cpu_count",
     "publish",
     "register_exit_hook",
-    "rename_main_thread_native_id",
     "run_atexit",
     "sem_unlink",
     "shm_unlink",
@@ -54,9 +54,6 @@ VERSION: tuple[int, int] = (sys.version_info[0], sys.version_info[1])
 OS_FORK_WARNS = VERSION >= (3, 12)
 
 HAVE_PIDFD = hasattr(os, "pidfd_open")
-
-# The interpreter's thread-local type (threading.local without importing threading).
-from _thread import _local as ThreadLocal  # noqa: E402
 
 
 def pidfd_open(pid: int) -> int | None:
@@ -167,9 +164,11 @@ def fork_exec_passfds(path: bytes, args: Sequence[bytes], passfds: tuple[int, ..
     if _native_fork_exec is None:
         raise OSError(f"treadle.multiprocessing cannot start processes on {PLATFORM}")
     errpipe_read, errpipe_write = os.pipe()
+    # The error pipe is kept open in the child too (and stays close-on-exec there).
+    keep = tuple(sorted({*passfds, errpipe_write}))
     try:
         head = (
-            list(args), [path], True, tuple(sorted(passfds)), None, None,
+            list(args), [path], True, keep, None, None,
             -1, -1, -1, -1, -1, -1, errpipe_read, errpipe_write, False, False,
         )  # fmt: skip
         tail = (None, None, None, -1, None)  # gid, extra_groups, uid, umask, preexec_fn
@@ -230,19 +229,24 @@ def register_exit_hook(func: Callable[..., object], *args: Any) -> None:
 # The stdlib's threading, in a child process.
 
 
-def rename_main_thread_native_id() -> None:
-    """After fork: the main thread object of the stdlib shows the child's native id."""
-    import threading
-
-    if getattr(threading, "_HAVE_THREAD_NATIVE_ID", False):
-        threading.main_thread()._set_native_id()  # type: ignore[attr-defined]
-
-
 def join_threads() -> None:
     """Join the non-daemon threads and run the thread-exit hooks, as at interpreter exit."""
-    import threading
+    from treadle.thread_core import runtime
 
-    threading._shutdown()  # type: ignore[attr-defined]
+    runtime.stdlib_shutdown()
+
+
+def caller_frame(depth: int) -> Any:
+    """Return the frame *depth* calls above the caller (None past the outermost)."""
+    try:
+        return sys._getframe(depth + 1)
+    except ValueError:
+        return None
+
+
+def exit_now(code: int) -> None:
+    """End this process at once with *code* (no cleanup: a fork child's last step)."""
+    os._exit(code)
 
 
 def fd_ready(fd: int, timeout: float | None) -> bool:

@@ -97,9 +97,9 @@ class Popen:
     def _launch(self, process_obj: Any) -> None:
         # Two pipes: the parent's read end of the first sees EOF when the child ends
         # (the sentinel); the child's read end of the second when the parent does.
+        _warn_if_threads(process_obj)  # first: with -W error it raises, and nothing leaks
         parent_r, child_w = os.pipe()
         child_r, parent_w = os.pipe()
-        _warn_if_threads(process_obj)
         pid = _fork()
         if pid == 0:
             _child_main(process_obj, child_r, (parent_r, parent_w))
@@ -149,9 +149,10 @@ def _warn_if_threads(process_obj: Any) -> None:
         return
     listed = ", ".join(repr(name) for name in names[:10])
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    # The stdlib's words first, so that a filter written for 3.12's warning matches.
     warnings.warn(
-        f"This process (pid={os.getpid()}) is multi-threaded ({listed}{more} running), "
-        "use of fork() may lead to deadlocks in the child.",
+        f"This process (pid={os.getpid()}) is multi-threaded, use of fork() may lead to "
+        f"deadlocks in the child. Other threads running: {listed}{more}.",
         DeprecationWarning,
         stacklevel=_caller_level(),
     )
@@ -159,11 +160,11 @@ def _warn_if_threads(process_obj: Any) -> None:
 
 def _caller_level() -> int:
     # Point the warning at the code that called Process.start().
-    frame = sys._getframe(1)
+    frame = _native.caller_frame(1)
     level = 1
     package = __name__.rpartition(".")[0] + "."
     while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
         level += 1
     return level
 
@@ -181,4 +182,4 @@ def _child_main(process_obj: Any, child_r: int, parent_fds: tuple[int, int]) -> 
         try:
             _native.run_atexit()
         finally:
-            os._exit(code)
+            _native.exit_now(code)

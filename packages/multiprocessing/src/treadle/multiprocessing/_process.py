@@ -172,6 +172,10 @@ class BaseProcess:
             raise _state_error("can only join a child process")
         if self._popen is None:
             raise _state_error("can only join a started process")
+        if timeout is not None and type(timeout) is not float and type(timeout) is not int:
+            from treadle.thread_core.support import check_timeout
+
+            timeout = check_timeout(timeout, "timeout")
         if self._popen.wait(timeout) is not None:
             _children.discard(self)
 
@@ -323,10 +327,6 @@ class BaseProcess:
             _util._hook_child_exit()
             _current_process = self
             _parent_process = _ParentProcess(self._parent_name, self._parent_pid, parent_sentinel)
-            if "threading" in sys.modules:
-                from . import _native
-
-                _native.rename_main_thread_native_id()
             self._after_fork()
             _util.info("child process calling self.run()")
             self.run()

@@ -34,8 +34,6 @@ __all__ = [
     "SUBWARNING",
     "WARNING",
     "Finalize",
-    "ForkAwareLocal",
-    "ForkAwareThreadLock",
     "abstract_sockets_supported",
     "close_all_fds_except",
     "close_fds",
@@ -107,8 +105,18 @@ def get_logger() -> Any:
     if not _logger:
         made = logging.getLogger(LOGGER_NAME)
         made.propagate = False
+        made.addFilter(_name_process)
         _logger = made
     return _logger
+
+
+def _name_process(record: Any) -> bool:
+    # logging takes %(processName)s from the stdlib's multiprocessing; in a child that
+    # treadle started, the name is treadle's (a stdlib child keeps the stdlib's).
+    me = process.current_process()
+    if me is not None and me._parent_pid is not None:
+        record.processName = me.name
+    return True
 
 
 def log_to_stderr(level: int | str | None = None) -> Any:
@@ -396,51 +404,6 @@ def _hook_child_exit() -> None:
     _exit_hooked = True
     _exiting = False
     atexit.register(_exit_function)
-
-
-# ---------------------------------------------------------------------------------------
-# Fork-aware lock and thread-local.
-
-
-class ForkAwareThreadLock:
-    """A thread lock that a child started with fork finds unlocked and new."""
-
-    def __init__(self) -> None:
-        from treadle import threading
-
-        self._lock = threading.Lock()
-        self.acquire = self._lock.acquire
-        self.release = self._lock.release
-        register_after_fork(self, ForkAwareThreadLock._at_fork_reinit)
-
-    def _at_fork_reinit(self) -> None:
-        from treadle import threading
-
-        self._lock = threading.Lock()
-        self.acquire = self._lock.acquire
-        self.release = self._lock.release
-
-    def __enter__(self) -> bool:
-        return self._lock.__enter__()
-
-    def __exit__(self, *exc: Any) -> None:
-        self._lock.__exit__(*exc)
-
-
-def _clear_local(obj: Any) -> None:
-    obj.__dict__.clear()
-
-
-# The interpreter's thread-local type (what threading.local is) rather than
-# treadle.threading.local: this module is imported by every spawned child.
-class ForkAwareLocal(_native.ThreadLocal):
-    """A thread-local whose attributes a child started with fork does not inherit."""
-
-    def __init__(self) -> None:
-        register_after_fork(self, _clear_local)
-
-    def __reduce__(self) -> tuple[type, tuple[()]]:
-        return type(self), ()
 
 
 # ---------------------------------------------------------------------------------------

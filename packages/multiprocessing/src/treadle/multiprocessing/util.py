@@ -1,8 +1,9 @@
 """treadle.multiprocessing.util: logging, finalizers, after-fork hooks and helpers."""
 
+from ._forkaware import ForkAwareLocal, ForkAwareThreadLock
 from ._native import publish as _publish
 
-# CPython's tests reach these private names (the registries and the exit function).
+# Also the private names CPython's tests reach (the registries, the exit function).
 from ._util import (  # noqa: F401
     DEBUG,
     DEFAULT_LOGGING_FORMAT,
@@ -13,8 +14,6 @@ from ._util import (  # noqa: F401
     SUBWARNING,
     WARNING,
     Finalize,
-    ForkAwareLocal,
-    ForkAwareThreadLock,
     _afterfork_registry,
     _cleanup_tests,
     _close_stdin,
@@ -23,7 +22,6 @@ from ._util import (  # noqa: F401
     _flush_std_streams,
     _run_after_forkers,
     _run_finalizers,
-    abstract_sockets_supported,
     close_all_fds_except,
     close_fds,
     debug,
@@ -39,21 +37,26 @@ from ._util import (  # noqa: F401
     sub_warning,
     warn,
 )
+from ._util import abstract_sockets_supported as abstract_sockets_supported  # noqa: PLC0414 - re-exported, not in the stdlib's __all__
 
 __all__ = [
     "SUBDEBUG",
     "SUBWARNING",
+    "WARNING",
     "Finalize",
     "ForkAwareLocal",
     "ForkAwareThreadLock",
     "close_all_fds_except",
+    "close_fds",
     "debug",
     "get_logger",
     "get_temp_dir",
     "info",
+    "is_abstract_socket_namespace",
     "is_exiting",
     "log_to_stderr",
     "register_after_fork",
+    "spawnv_passfds",
     "sub_debug",
     "sub_warning",
     "warn",
