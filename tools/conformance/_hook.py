@@ -99,9 +99,10 @@ def _target_name(mapping: dict[str, str], fullname: str) -> str | None:
 class _Loader:
     """Hands out an already imported treadle module under the stdlib name."""
 
-    def __init__(self, module: ModuleType) -> None:
+    def __init__(self, module: ModuleType, after: Any = None) -> None:
         self.module = module
         self.own_spec = getattr(module, "__spec__", None)
+        self.after = after
 
     def create_module(self, spec: object) -> ModuleType:
         return self.module
@@ -111,6 +112,8 @@ class _Loader:
         # module its own back, so it stays what it is (reload, pickling by module, reprs).
         if self.own_spec is not None:
             module.__spec__ = self.own_spec
+        if self.after is not None:  # once in sys.modules under the stdlib name
+            self.after()
 
 
 def _stdlib_source(fullname: str) -> tuple[str, list[str] | None] | None:
@@ -185,9 +188,15 @@ class _Finder:
     docstring).
     """
 
-    def __init__(self, mapping: dict[str, str], fallback: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        mapping: dict[str, str],
+        fallback: tuple[str, ...] = (),
+        on_first_import: dict[str, Any] | None = None,
+    ) -> None:
         self.mapping = mapping
         self.fallback = fallback
+        self.on_first_import = on_first_import if on_first_import is not None else {}
 
     def _fallback_alias(self, fullname: str) -> str | None:
         """The stdlib name of a fallback module that *fullname* (a treadle name) stands for."""
@@ -233,7 +242,8 @@ class _Finder:
                 f"No module named {fullname!r} (treadle conformance: {name!r} does not exist)",
                 name=fullname,
             ) from None
-        loader: Any = _Loader(module)  # duck-typed: importlib.abc would import typing
+        # duck-typed: importlib.abc would import typing
+        loader: Any = _Loader(module, self.on_first_import.pop(fullname, None))
         return importlib.machinery.ModuleSpec(
             fullname, loader, is_package=hasattr(module, "__path__")
         )
@@ -241,6 +251,7 @@ class _Finder:
 
 def install(spec: dict[str, Any]) -> None:
     """Put the treadle modules of *spec* in place of the stdlib ones in this process."""
+    import functools
     import importlib
 
     for folder in spec.get("src", []):
@@ -270,11 +281,21 @@ def install(spec: dict[str, Any]) -> None:
         parent, _, child = std.rpartition(".")
         if parent:
             setattr(importlib.import_module(parent), child, module)
-    sys.meta_path.insert(0, _Finder(mapping, tuple(spec.get("fallback", ()))))
     names = list(spec.get("fallback_context", ()))
-    if names:
-        for std, module in modules.items():
-            _fill_context(std, module, names)
+    # The stdlib's context.py runs inside the package, which imports the package: done when
+    # the process first imports it (at once if it is imported already), so that a process
+    # that never asks for it does not get it.
+    later: dict[str, Any] = {}
+    now: list[Any] = []
+    for std, module in modules.items() if names else ():
+        fill = functools.partial(_fill_context, std, module, names)
+        if std in REAL:
+            now.append(fill)
+        else:
+            later[std] = fill
+    sys.meta_path.insert(0, _Finder(mapping, tuple(spec.get("fallback", ())), later))
+    for fill in now:
+        fill()
 
 
 def _fill_context(std: str, package: ModuleType, names: list[str]) -> None:

@@ -120,6 +120,19 @@ CONTEXT = "treadle_fakepkg.context" if fakepkg.WHO == "treadle" else "fakepkg.co
 
 
 class Context(unittest.TestCase):
+    def test_a_child_has_not_imported_the_package_before_it_asks(self):
+        import subprocess
+        import sys
+
+        code = (
+            "import sys; assert 'fakepkg' not in sys.modules, 'already imported';"
+            "import fakepkg; print(fakepkg.Thing()[0])"
+        )
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", code], env={}, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.assertEqual(out, fakepkg.WHO)
+
     def test_a_missing_method_comes_from_the_stdlib_on_top_of_treadle(self):
         core = "treadle core" if fakepkg.WHO == "treadle" else "stdlib core"
         self.assertEqual(fakepkg.Thing(), (fakepkg.WHO, core, CONTEXT))
@@ -241,6 +254,7 @@ def test_fallback_context_fills_in_only_what_treadle_lacks(world: tuple[Venv, Pa
     assert _short(_run(world, "test_fakepkg_context", spec)) == {
         "Context.test_a_missing_method_comes_from_the_stdlib_on_top_of_treadle": "error",
         "Context.test_a_method_treadle_has_is_never_replaced": "pass",
+        "Context.test_a_child_has_not_imported_the_package_before_it_asks": "error",
     }
 
 
