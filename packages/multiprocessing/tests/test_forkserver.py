@@ -371,3 +371,46 @@ def test_services_are_listed_for_the_leak_check(server: Any) -> None:
     pids, fds = _services.live()
     assert server._forkserver_pid in pids
     assert server._forkserver_alive_fd in fds
+
+
+def test_a_child_of_each_start_method_uses_a_forkserver_of_its_own(tmp_path: Path) -> None:
+    script = tmp_path / "nested.py"
+    script.write_text(
+        textwrap.dedent("""
+        from treadle import multiprocessing as mp
+        from treadle.multiprocessing import forkserver
+
+        def leaf(w):
+            w.send("leaf")
+
+        def middle(w, parents_server):
+            p = mp.get_context("forkserver").Process(target=leaf, args=(w,))
+            p.start()
+            p.join()
+            mine = forkserver._forkserver._forkserver_pid
+            w.send((p.exitcode, mine not in (None, parents_server)))
+
+        if __name__ == "__main__":
+            forkserver.ensure_running()
+            server = forkserver._forkserver._forkserver_pid
+            for method in ("forkserver", "spawn", "fork"):
+                ctx = mp.get_context(method)
+                r, w = ctx.Pipe()
+                p = ctx.Process(target=middle, args=(w, server))
+                p.start()
+                print(method, r.recv(), *r.recv())
+                p.join()
+                print(method, p.exitcode)
+        """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.splitlines() == [
+        "forkserver leaf 0 True",
+        "forkserver 0",
+        "spawn leaf 0 True",
+        "spawn 0",
+        "fork leaf 0 True",
+        "fork 0",
+    ], done.stderr
