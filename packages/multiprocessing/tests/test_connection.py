@@ -350,3 +350,25 @@ def test_repr_and_public_module() -> None:
         assert "Connection" in repr(a)
     assert connection.Pipe.__module__.startswith("treadle.multiprocessing")
     assert set(connection.__all__) >= {"Client", "Listener", "Pipe", "wait"}
+
+
+def test_partial_writes_are_completed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A writev that moves only 3 bytes (a signal, a full socket buffer): the rest follows.
+    real_writev, real_write = os.writev, os.write
+
+    def short_writev(fd: int, buffers: Any) -> int:
+        head = b"".join(bytes(b) for b in buffers)[:3]
+        return real_writev(fd, [head])
+
+    def short_write(fd: int, data: Any) -> int:
+        return real_write(fd, bytes(data)[:5])
+
+    a, b = connection.Pipe()
+    with a, b:
+        monkeypatch.setattr(os, "writev", short_writev)
+        monkeypatch.setattr(os, "write", short_write)
+        a.send_bytes(b"0123456789abcdef")
+        a.send({"k": list(range(10))})
+        monkeypatch.undo()
+        assert b.recv_bytes() == b"0123456789abcdef"
+        assert b.recv() == {"k": list(range(10))}
