@@ -82,13 +82,11 @@ class BaseContext:
         A no-op otherwise (and on every unfrozen POSIX program). Does not fix the
         start method (3.14.4).
         """
-        if getattr(sys, "frozen", False) and self.get_start_method(allow_none=True) in (
-            "spawn",
-            None,
-        ):
-            from ._spawn import freeze_support
+        frozen = bool(getattr(sys, "frozen", False))
+        if frozen and self.get_start_method(allow_none=True) not in ("fork", "forkserver"):
+            from . import _spawn
 
-            freeze_support()
+            _spawn.freeze_support()
 
     def get_logger(self) -> Any:
         """Return the package's logger (see ``util.get_logger``)."""
@@ -122,14 +120,9 @@ class BaseContext:
 
     def get_context(self, method: str | None = None) -> BaseContext:
         """Return the context of *method* (this context when None)."""
-        if method is None:
-            return self
-        try:
-            ctx = _concrete_contexts[method]
-        except (KeyError, TypeError):
-            raise ValueError(f"cannot find context for {method!r}") from None
-        ctx._check_available()
-        return ctx
+        found = self if method is None else _find_context(method)
+        found._check_available()
+        return found
 
     def get_start_method(self, allow_none: bool = False) -> str | None:
         """Return the name of this context's start method."""
@@ -158,6 +151,13 @@ class BaseContext:
 
 
 _reducer: list[Any] = [None]
+
+
+def _find_context(method: object) -> BaseContext:
+    named = _concrete_contexts.get(method) if isinstance(method, str) else None
+    if named is None:
+        raise ValueError(f"cannot find context for {method!r}")
+    return named
 
 
 class Process(process.BaseProcess):
@@ -293,12 +293,12 @@ class DefaultContext(BaseContext):
 
     def set_start_method(self, method: str | None, force: bool = False) -> None:
         """Choose the start method; RuntimeError if already chosen, unless *force*."""
-        if self._actual_context is not None and not force:
+        chosen = self._actual_context
+        if chosen is not None and not force:
             raise RuntimeError("context has already been set")
-        if method is None and force:
-            self._actual_context = None
-            return
-        self._actual_context = self.get_context(method)
+        # force with None forgets the choice; anything else picks (None: the default).
+        forget = force and method is None
+        self._actual_context = None if forget else self.get_context(method)
 
     def get_start_method(self, allow_none: bool = False) -> str | None:
         """Return the start method's name (choosing the default unless *allow_none*)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import types
 
 # Annotations only: importing typing would cost every spawned child several ms.
 TYPE_CHECKING = False
@@ -278,7 +279,7 @@ def publish(namespace: dict[str, Any]) -> None:
     package = home.rpartition(".")[0] if home.count(".") > 1 else home
     for name in namespace.get("__all__", ()):
         obj = namespace[name]
-        is_code = isinstance(obj, type) or (callable(obj) and hasattr(obj, "__code__"))
+        is_code = isinstance(obj, (type, types.FunctionType))
         if is_code and str(getattr(obj, "__module__", "")).startswith(package + "."):
             obj.__module__ = home
 

@@ -47,15 +47,10 @@ class Popen:
 
     def poll(self, flag: int = os.WNOHANG) -> int | None:
         """Reap the child if it ended (*flag* 0 waits); return its exit code or None."""
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, flag)
-            except OSError:
-                # Reaped by someone else (or not made yet): nothing to learn here.
-                return None
-            if pid == self.pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
+        code = self.returncode
+        if code is None:
+            code = self.returncode = _reap(self.pid, flag)
+        return code
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the child to end (at most *timeout* seconds); its exit code or None."""
@@ -67,15 +62,18 @@ class Popen:
         return self.poll(os.WNOHANG if timeout == 0.0 else 0)
 
     def _send_signal(self, signum: int) -> None:
-        if self.returncode is not None:
-            return
-        try:
-            os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
-        except OSError:
-            if self.wait(timeout=0.1) is None:
-                raise
+        # The pid is safe to signal while unreaped (returncode None); an error other
+        # than "no such process" counts only if the child has not just ended.
+        failure: OSError | None = None
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                return
+            except OSError as exc:
+                failure = exc
+        if failure is not None and self.wait(timeout=0.1) is None:
+            raise failure
 
     def interrupt(self) -> None:
         """Send SIGINT."""
@@ -108,6 +106,15 @@ class Popen:
         os.close(child_r)
         self.finalizer = _util.Finalize(self, _util.close_fds, (parent_r, parent_w))
         self.sentinel = parent_r
+
+
+def _reap(pid: int, flag: int) -> int | None:
+    """Collect *pid*'s exit status if it ended (flag 0: wait for it); its exit code."""
+    try:
+        reaped, status = os.waitpid(pid, flag)
+    except OSError:
+        return None  # reaped by someone else (or not made yet): nothing to learn
+    return os.waitstatus_to_exitcode(status) if reaped else None
 
 
 def _fork() -> int:

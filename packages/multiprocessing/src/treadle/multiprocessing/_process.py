@@ -54,12 +54,13 @@ def active_children() -> list[BaseProcess]:
     return list(_children)
 
 
+def _has_ended(child: BaseProcess) -> bool:
+    return child._popen is not None and child._popen.poll() is not None
+
+
 def _cleanup() -> None:
     # Forget the children that have ended (CPython's tests call this too).
-    for child in list(_children):
-        popen = child._popen
-        if popen is not None and popen.poll() is not None:
-            _children.discard(child)
+    _children.difference_update([child for child in list(_children) if _has_ended(child)])
 
 
 def _state_error(message: str) -> AssertionError:
@@ -186,26 +187,27 @@ class BaseProcess:
             return True
         if self._parent_pid != os.getpid():
             raise _state_error("can only test a child process")
-        if self._popen is None:
+        if _has_ended(self):
+            _children.discard(self)
             return False
-        if self._popen.poll() is None:
-            return True
-        _children.discard(self)
-        return False
+        return self._popen is not None
 
     def close(self) -> None:
         """Release what the process object holds; ValueError while it still runs."""
-        if self._popen is not None:
-            if self._popen.poll() is None:
-                raise ValueError(
-                    "Cannot close a process while it is still running. "
-                    "You should first call join() or terminate()."
-                )
-            self._popen.close()
-            self._popen = None
-            del self._sentinel
-            _children.discard(self)
+        popen = self._popen
+        if popen is not None and popen.poll() is None:
+            raise ValueError(
+                "Cannot close a process while it is still running. "
+                "You should first call join() or terminate()."
+            )
         self._closed = True
+        if popen is None:
+            return
+        # Ended: give back its descriptors and forget it.
+        self._popen = None
+        self.__dict__.pop("_sentinel", None)
+        _children.discard(self)
+        popen.close()
 
     def kill_tree(self, timeout: float | None = None) -> None:
         """Kill the process and every process descended from it, then reap it.
@@ -371,18 +373,20 @@ class AuthenticationString(bytes):
         return AuthenticationString, (bytes(self),)
 
 
+def _bare_process(obj: BaseProcess, name: str, config: dict[str, Any], **more: Any) -> None:
+    # The state of a process object that was not made by BaseProcess.__init__ (this
+    # process, or its parent): never started here, no parent known, nothing to join.
+    state = {"_identity": (), "_parent_pid": None, "_popen": None, "_closed": False}
+    obj.__dict__.update(state, _name=name, _config=config, **more)
+
+
 class _ParentProcess(BaseProcess):
     """The parent, seen from a child: its name, pid and liveness."""
 
+    _pid: int | None
+
     def __init__(self, name: str, pid: int | None, sentinel: int | None) -> None:
-        self._identity = ()
-        self._name = name
-        self._pid = pid
-        self._parent_pid = None
-        self._popen = None
-        self._closed = False
-        self._sentinel = sentinel
-        self._config = {}
+        _bare_process(self, name, {}, _pid=pid, _sentinel=sentinel)
 
     def _wait(self, timeout: float | None) -> bool:
         if self._sentinel is None:
@@ -411,12 +415,8 @@ class _MainProcess(BaseProcess):
     """The process the program started as."""
 
     def __init__(self) -> None:
-        self._identity = ()
-        self._name = "MainProcess"
-        self._parent_pid = None
-        self._popen = None
-        self._closed = False
-        self._config = {"authkey": AuthenticationString(os.urandom(32)), "semprefix": "/mp"}
+        key = AuthenticationString(os.urandom(32))
+        _bare_process(self, "MainProcess", {"authkey": key, "semprefix": "/mp"})
 
     def close(self) -> None:
         """Nothing to release for the main process."""
@@ -440,6 +440,16 @@ def _exitcode_name(code: int) -> str:
     except ValueError:
         return str(code)
 
+
+def _forget_children_in_fork_child() -> None:
+    # Any fork (the stdlib's fork start method, a bare os.fork()) copies this registry;
+    # the copy's processes are not the new process's children: it must not join them.
+    global _children
+    _children = set()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_children_in_fork_child)
 
 # CPython's tests look for process objects left alive here.
 _dangling: WeakSet[BaseProcess] = WeakSet()

@@ -231,31 +231,62 @@ _old_main_modules: list[Any] = []
 
 def prepare(data: dict[str, Any]) -> None:
     """In a new child: take over the parent's state described by *data*."""
-    me = process.current_process()
-    if "name" in data:
-        me.name = data["name"]
-    if "authkey" in data:
-        me.authkey = data["authkey"]
-    if data.get("log_to_stderr"):
+    # Each known key, in this order; the main module comes last (it may import
+    # anything, so sys.path, argv and the working directory must be the parent's).
+    for key, apply in _PREPARE_STEPS:
+        if key in data:
+            apply(data[key])
+    main_name = data.get("init_main_from_name")
+    main_path = data.get("init_main_from_path")
+    if main_name is not None:
+        _main_from_name(main_name)
+    elif main_path is not None:
+        import_main_path(main_path)
+
+
+def _set_name(name: str) -> None:
+    process.current_process().name = name
+
+
+def _set_authkey(key: bytes) -> None:
+    process.current_process().authkey = key
+
+
+def _set_stderr_logging(wanted: bool) -> None:
+    if wanted:
         _util.log_to_stderr()
-    if "log_level" in data:
-        _util.get_logger().setLevel(data["log_level"])
-    if "sys_path" in data:
-        sys.path = data["sys_path"]
-    if "sys_argv" in data:
-        sys.argv = data["sys_argv"]
-    if "dir" in data:
-        os.chdir(data["dir"])
-    if "orig_dir" in data:
-        process.ORIGINAL_DIR = data["orig_dir"]
-    if data.get("start_method") is not None:
+
+
+def _set_log_level(level: int) -> None:
+    _util.get_logger().setLevel(level)
+
+
+def _set_sys(name: str) -> Any:
+    return lambda value: setattr(sys, name, value)
+
+
+def _set_original_dir(path: str | None) -> None:
+    process.ORIGINAL_DIR = path
+
+
+def _set_start_method(method: str | None) -> None:
+    if method is not None:
         from ._context import _force_start_method
 
-        _force_start_method(data["start_method"])
-    if "init_main_from_name" in data:
-        _main_from_name(data["init_main_from_name"])
-    elif "init_main_from_path" in data:
-        import_main_path(data["init_main_from_path"])
+        _force_start_method(method)
+
+
+_PREPARE_STEPS: tuple[tuple[str, Any], ...] = (
+    ("name", _set_name),
+    ("authkey", _set_authkey),
+    ("log_to_stderr", _set_stderr_logging),
+    ("log_level", _set_log_level),
+    ("sys_path", _set_sys("path")),
+    ("sys_argv", _set_sys("argv")),
+    ("dir", os.chdir),
+    ("orig_dir", _set_original_dir),
+    ("start_method", _set_start_method),
+)
 
 
 def _install_main(module: Any) -> None:

@@ -122,16 +122,20 @@ def _name_process(record: Any) -> bool:
 def log_to_stderr(level: int | str | None = None) -> Any:
     """Send the package's log records to stderr; set *level* if given; return the logger."""
     global _log_to_stderr
-    import logging
-
     logger = get_logger()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(DEFAULT_LOGGING_FORMAT))
-    logger.addHandler(handler)
+    logger.addHandler(_stderr_handler())
+    _log_to_stderr = True
     if level:
         logger.setLevel(level)
-    _log_to_stderr = True
     return logger
+
+
+def _stderr_handler() -> Any:
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(DEFAULT_LOGGING_FORMAT))
+    return handler
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,15 +144,16 @@ def log_to_stderr(level: int | str | None = None) -> Any:
 abstract_sockets_supported = _native.PLATFORM in ("linux", "android")
 
 
+_NUL_PREFIXES = ("\0", b"\0")
+
+
 def is_abstract_socket_namespace(address: str | bytes | None) -> bool:
     """Whether *address* names a socket in Linux's abstract namespace (leading NUL)."""
-    if not address:
-        return False
-    if isinstance(address, bytes):
-        return address[:1] == b"\0"
-    if isinstance(address, str):
-        return address.startswith("\0")
-    raise TypeError(f"address type of {address!r} unrecognized")
+    if isinstance(address, (str, bytes)):
+        return address[:1] in _NUL_PREFIXES
+    if address:
+        raise TypeError(f"address type of {address!r} unrecognized")
+    return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,16 +188,18 @@ def _drop_temp_dir(rmtree: Callable[[str], None], path: str) -> None:
 def get_temp_dir() -> str:
     """Return this process's private temporary directory, removed at exit."""
     config = process.current_process()._config
-    path: str | None = config.get("tempdir")
-    if path is None:
-        import shutil
-        import tempfile
+    made: str | None = config.get("tempdir")
+    return made if made is not None else config.setdefault("tempdir", _make_temp_dir())
 
-        path = tempfile.mkdtemp(prefix="pymp-", dir=_base_temp_dir())
-        info("created temp directory %s", path)
-        # shutil.rmtree is bound now: the finalizer may run late in shutdown.
-        Finalize(None, _drop_temp_dir, args=(shutil.rmtree, path), exitpriority=-100)
-        config["tempdir"] = path
+
+def _make_temp_dir() -> str:
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="pymp-", dir=_base_temp_dir())
+    info("created temp directory %s", path)
+    # shutil.rmtree is bound now: the finalizer may run late in shutdown.
+    Finalize(None, _drop_temp_dir, args=(shutil.rmtree, path), exitpriority=-100)
     return path
 
 
@@ -212,12 +219,22 @@ def register_after_fork(obj: Any, func: Callable[[Any], object]) -> None:
 
 def run_after_forkers() -> None:
     """Run the registered after-fork hooks, oldest first; errors are logged, not raised."""
-    pending = sorted(_afterfork_registry.items(), key=lambda item: item[0][0])
-    for (_, _, func), obj in pending:
-        try:
-            func(obj)
-        except Exception as exc:
-            info("after forker raised exception %s", exc)
+    order = sorted(_afterfork_registry.keys(), key=_registration_number)
+    for key in order:
+        obj = _afterfork_registry.get(key)
+        if obj is not None:
+            _call_logging_errors(key[2], obj)
+
+
+def _registration_number(key: tuple[int, int, Any]) -> int:
+    return key[0]
+
+
+def _call_logging_errors(func: Callable[[Any], object], obj: Any) -> None:
+    try:
+        func(obj)
+    except Exception as exc:
+        info("after forker raised exception %s", exc)
 
 
 _run_after_forkers = run_after_forkers  # the stdlib's name, for code that reaches it
@@ -262,6 +279,8 @@ class Finalize:
         self._key: Any = (exitpriority, next(_finalizer_counter))
         self._pid = os.getpid()
         _finalizer_registry[self._key] = self
+        if exitpriority is not None:
+            _hook_exit()  # the stdlib runs these at exit even if no process was started
 
     def _forget(self) -> None:
         self._weakref = self._callback = self._args = self._kwargs = self._key = None
@@ -357,23 +376,28 @@ def _exit_function(
 ) -> None:
     """Run at exit: finalizers >= 0, stop daemon children, join the others, the rest."""
     global _exiting
-    if _exiting:
-        return
+    first_call = not _exiting
     _exiting = True
-    _info("process shutting down")
-    _debug('running all "atexit" finalizers with priority >= 0')
-    _finalizers(0)
-    if _process.current_process() is not None:
-        children = _process.active_children()
-        for child in children:
-            if child.daemon:
-                _info("calling terminate() for daemon %s", child.name)
-                child._popen.terminate()
-        for child in _process.active_children():
-            _info("calling join() for process %s", child.name)
-            child.join()
-    _debug('running the remaining "atexit" finalizers')
-    _finalizers(None)
+    if first_call:
+        _info("process shutting down")
+        _debug('running all "atexit" finalizers with priority >= 0')
+        _finalizers(0)
+        # current_process() is None only when the module's globals were torn down.
+        if _process.current_process() is not None:
+            _stop_children(_process, _info)
+        _debug('running the remaining "atexit" finalizers')
+        _finalizers(None)
+
+
+def _stop_children(_process: Any, _info: Callable[..., None]) -> None:
+    # Daemon children are told to stop (SIGTERM), then every child is reaped.
+    daemons = [child for child in _process.active_children() if child.daemon]
+    for daemon in daemons:
+        _info("calling terminate() for daemon %s", daemon.name)
+        daemon._popen.terminate()
+    for child in _process.active_children():
+        _info("calling join() for process %s", child.name)
+        child.join()
 
 
 _exit_hooked = False
@@ -439,20 +463,27 @@ def spawnv_passfds(path: str | bytes, args: Iterable[str | bytes], passfds: Iter
 
 
 def _close_stdin() -> None:
-    if sys.stdin is None:
-        return
+    # A child does not read its parent's stdin: it gets /dev/null instead.
+    old = sys.stdin
+    if old is not None:
+        _ignoring_errors(old.close)
+        sys.stdin = _ignoring_errors(_devnull_reader) or sys.stdin
+
+
+def _ignoring_errors(action: Callable[[], Any]) -> Any:
     try:
-        sys.stdin.close()
+        return action()
     except (OSError, ValueError):
-        pass
+        return None
+
+
+def _devnull_reader() -> Any:
+    fd = os.open(os.devnull, os.O_RDONLY)
     try:
-        fd = os.open(os.devnull, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        sys.stdin = open(fd, encoding="utf-8", closefd=False)  # noqa: SIM115
-    except (OSError, ValueError):
+        return open(fd, encoding="utf-8", closefd=False)
+    except BaseException:
         os.close(fd)
+        raise
 
 
 def _flush_std_streams() -> None:

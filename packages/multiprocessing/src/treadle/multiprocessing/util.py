@@ -5,6 +5,7 @@ from ._native import publish as _publish
 
 # Also the private names CPython's tests reach (the registries, the exit function).
 from ._util import (  # noqa: F401
+    _SUN_PATH_MAX,
     DEBUG,
     DEFAULT_LOGGING_FORMAT,
     INFO,
