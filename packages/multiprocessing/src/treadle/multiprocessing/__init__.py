@@ -79,6 +79,8 @@ set_start_method = _default_context.set_start_method
 if TYPE_CHECKING:
     from . import reduction as reducer
 
+del TYPE_CHECKING  # not a public name of the module (CPython's test__all__ checks)
+
 # The stdlib's logging levels of its own, also at the top level.
 SUBDEBUG = 5
 SUBWARNING = 25
