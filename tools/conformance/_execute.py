@@ -276,8 +276,6 @@ def run_module(
     log = workdir / f"{mode}-{test}.log"
     proof_log = workdir / f"{mode}-{test}.processes.jsonl"
     skip_file = workdir / f"{mode}-{test}.skip"
-    for path in (results, log, proof_log, skip_file):
-        path.unlink(missing_ok=True)
     env = clean_env()
     expect: dict[str, str] = {}
     if spec is not None:
@@ -310,9 +308,13 @@ def run_module(
     for folder in test_paths:
         command += ["--test-path", folder]
     run = ModuleRun()
-    started = time.monotonic()
     skip: set[str] = set()
     with venv.locked(), contextlib.ExitStack() as stack:
+        # Under the lock: another invocation on this Python may be running the same module
+        # in the same (shared baseline) folder until it lets go.
+        for path in (results, log, proof_log, skip_file):
+            path.unlink(missing_ok=True)
+        started = time.monotonic()
         if spec is not None:
             venv.spec_file.write_text(json.dumps(spec), encoding="utf-8")
             stack.callback(venv.spec_file.unlink, missing_ok=True)
