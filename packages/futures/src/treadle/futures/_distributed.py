@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import islice
+from time import monotonic as _monotonic
 from typing import Any, ParamSpec, TypeVar
 
 from treadle import contextvars as _contextvars
@@ -37,6 +38,9 @@ __all__ = ["BrokenCluster", "DistributedExecutor"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
+
+# How long the scheduler's answer about which tasks started serves cancel() calls.
+_STATES_FRESH = 0.05
 
 # Scheduler task states in which a worker has the task, or had it: it counts as started.
 _STARTED_STATES = frozenset({"processing", "memory", "erred", "forgotten"})
@@ -218,6 +222,9 @@ class _Bridge:
         self.tracked: dict[str, tuple[Any, _ClusterFuture[Any]]] = {}
         self.closing = False
         self.slots = None if max_pending is None else _threading.Semaphore(max_pending)
+        self.states: dict[str, str | None] = {}  # see started()
+        self.states_at = float("-inf")
+        self.to_cancel: list[Any] = []  # see cancel_on_cluster()
         self.pending = distributed.as_completed([], loop=client.loop, with_results=False)
         self.thread = _threading.Thread(
             target=self.run, name="DistributedExecutor-bridge", daemon=True
@@ -265,8 +272,8 @@ class _Bridge:
             self.settle_one(dask_future, future)
 
     def settle_one(self, dask_future: Any, future: _ClusterFuture[Any]) -> None:
-        if future.done():
-            return
+        if not future._begin():
+            return  # cancelled (waiters notified now), or settled already
         status = dask_future.status
         try:
             if status == "finished":
@@ -280,29 +287,63 @@ class _Bridge:
             if type(exc).__name__ == "CancelledError" or isinstance(exc, OSError):
                 exc = BrokenCluster(f"the cluster lost the call: {exc!r}")
             outcome = (False, exc)
-        if future._begin():
-            if outcome[0]:
-                future.set_result(outcome[1])
-            else:
-                future.set_exception(outcome[1])
+        if outcome[0]:
+            future.set_result(outcome[1])
+        else:
+            future.set_exception(outcome[1])
 
     def started(self, keys: list[str]) -> list[bool]:
-        """Whether a worker has (or had) each task of *keys*, as the scheduler says."""
-        try:
-            states = self.client.run_on_scheduler(_task_states, keys)
-        except Exception:
-            # The scheduler cannot say: the tasks may still be cancelled on the client.
-            return [False] * len(keys)
-        return [state in _STARTED_STATES for state in states]
+        """Whether a worker has (or had) each task of *keys*, as the scheduler says.
+
+        One question to the scheduler answers a burst of ``cancel()`` calls (a ``map``
+        dropped early cancels all its pending calls): it asks about every call still
+        pending, and the answers serve for ``_STATES_FRESH`` seconds.
+        """
+        now = _monotonic()
+        ask: list[str] = []
+        with self.cond:
+            cached = self.states
+            known: dict[str, str | None] | None = cached
+            if now - self.states_at > _STATES_FRESH or any(k not in cached for k in keys):
+                known = None
+                ask = list({*keys, *(k for k, r in self.tracked.items() if not r[1].done())})
+        if known is None:
+            try:
+                answers = self.client.run_on_scheduler(_task_states, ask)
+            except Exception:
+                # The scheduler cannot say: the tasks may still be cancelled on the client.
+                return [False] * len(keys)
+            known = dict(zip(ask, answers, strict=True))
+            with self.cond:
+                self.states, self.states_at = known, _monotonic()
+        return [known.get(key) in _STARTED_STATES for key in keys]
 
     def cancel_on_cluster(self, keys: list[str]) -> None:
+        """Ask the scheduler to drop the tasks of *keys*, without waiting for it.
+
+        The requests of a burst of ``cancel()`` calls go as one message, sent from the
+        client's event loop.
+        """
         with self.cond:
             dask_futures = [self.tracked[k][0] for k in keys if k in self.tracked]
-        if dask_futures:
+            if not dask_futures:
+                return
+            first = not self.to_cancel
+            self.to_cancel.extend(dask_futures)
+        if first:
             try:
-                self.client.cancel(dask_futures)
-            except Exception:  # the scheduler is gone: nothing left to cancel there
+                self.client.loop.add_callback(self.flush_cancels)
+            except Exception:  # the client's loop is closed: nothing left to cancel there
                 pass
+
+    async def flush_cancels(self) -> None:
+        """On the client's event loop: send the cancel requests gathered so far."""
+        with self.cond:
+            batch, self.to_cancel = self.to_cancel, []
+        try:
+            await self.client._cancel(batch)
+        except Exception:  # the scheduler is gone: nothing left to cancel there
+            pass
 
     def unsettled(self) -> list[_ClusterFuture[Any]]:
         with self.cond:
