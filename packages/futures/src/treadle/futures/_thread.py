@@ -35,7 +35,7 @@ from . import _base
 from ._base import LOGGER, Future, TimeoutError
 from ._native import default_max_workers, register_atexit
 
-__all__ = ["BrokenThreadPool", "ThreadPoolExecutor"]
+__all__ = ["BrokenThreadPool", "ThreadPoolExecutor", "WorkerContext"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -45,6 +45,57 @@ BrokenThreadPool = _std_thread.BrokenThreadPool
 
 _Lock = _threading.Lock
 _global_shutdown = False
+
+
+class WorkerContext:
+    """What one worker of a pool owns, built by ``ThreadPoolExecutor.prepare_context``.
+
+    3.14's hook for executors built on the thread pool: ``prepare(initializer,
+    initargs)`` returns ``(create_context, resolve_task)``; each worker calls
+    ``create_context()`` once, then ``initialize()``, ``run(task)`` per task (a task being
+    what ``resolve_task(fn, args, kwargs)`` made of a submitted call) and ``finalize()``
+    when it leaves. The thread pool's own context calls the initializer and the task.
+    """
+
+    @classmethod
+    def prepare(
+        cls, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+    ) -> tuple[Callable[[], WorkerContext], Callable[..., Any]]:
+        """Return ``(create_context, resolve_task)`` for a pool's workers."""
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+
+        def create_context() -> WorkerContext:
+            return cls(initializer, initargs)
+
+        def resolve_task(
+            fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            return (fn, args, kwargs)
+
+        return create_context, resolve_task
+
+    def __init__(
+        self, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+    ) -> None:
+        """Keep the initializer, called by :meth:`initialize`."""
+        self.initializer = initializer
+        self.initargs = initargs
+
+    def initialize(self) -> None:
+        """Run the initializer, if any (a failure breaks the pool)."""
+        if self.initializer is not None:
+            self.initializer(*self.initargs)
+
+    def finalize(self) -> None:
+        """Release what the worker held (nothing, for threads)."""
+
+    def run(self, task: Any) -> Any:
+        """Run one task as ``resolve_task`` made it; return its result."""
+        fn, args, kwargs = task
+        return fn(*args, **kwargs)
+
+
 _pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
 
 
@@ -54,6 +105,7 @@ class _Pool:
     __slots__ = (
         "__weakref__",
         "broken",
+        "broken_type",
         "idle",
         "lock",
         "max_workers",
@@ -72,6 +124,7 @@ class _Pool:
         self.broken: str | bool = False
         self.max_workers = max_workers
         self.slots = None if max_pending is None else _threading.Semaphore(max_pending)
+        self.broken_type: type[BaseException] = BrokenThreadPool
 
     def wake_idle(self) -> None:
         """Wake every parked worker (call with ``lock`` held)."""
@@ -97,8 +150,26 @@ class _Pool:
         return items
 
 
+def _context_worker(pool: _Pool, create_context: Callable[[], Any]) -> None:
+    """Serve the pool as a worker that owns a WorkerContext (3.14's prepare_context hook)."""
+    try:
+        context = create_context()
+        context.initialize()
+    except BaseException:
+        LOGGER.critical("Exception in initializer:", exc_info=True)
+        _initializer_failed(pool)
+        return
+    try:
+        _worker(pool, None, (), context.run)
+    finally:
+        context.finalize()
+
+
 def _worker(
-    pool: _Pool, initializer: Callable[..., object] | None, initargs: tuple[Any, ...]
+    pool: _Pool,
+    initializer: Callable[..., object] | None,
+    initargs: tuple[Any, ...],
+    run_task: Callable[[Any], Any] | None = None,
 ) -> None:
     if initializer is not None:
         try:
@@ -141,7 +212,12 @@ def _worker(
         error: BaseException | None = None
         result = None
         try:
-            result = fn(*args, **kwargs) if ctx is None else ctx.run(fn, *args, **kwargs)
+            if run_task is not None:  # fn is the task resolve_task made
+                result = run_task(fn) if ctx is None else ctx.run(run_task, fn)
+            elif ctx is None:
+                result = fn(*args, **kwargs)
+            else:
+                result = ctx.run(fn, *args, **kwargs)
         except BaseException as exc:
             error = exc
         del fn, args, kwargs, ctx
@@ -180,7 +256,7 @@ def _initializer_failed(pool: _Pool) -> None:
     for item in items:
         future = item[0]
         if future.set_running_or_notify_cancel():
-            future.set_exception(BrokenThreadPool(pool.broken))
+            future.set_exception(pool.broken_type(pool.broken))
 
 
 def _python_exit() -> None:
@@ -253,8 +329,25 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
     is room, or raises TimeoutError after *submit_timeout* seconds.
     """
 
-    BROKEN = BrokenThreadPool
+    BROKEN: type[BrokenThreadPool] = BrokenThreadPool
     _counter = itertools.count().__next__
+
+    @classmethod
+    def prepare_context(
+        cls,
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+        **ctxkwargs: Any,
+    ) -> tuple[Callable[[], Any], Callable[..., Any]]:
+        """Return ``(create_context, resolve_task)`` for the workers (3.14's hook).
+
+        Subclasses (the interpreter pool) return their own; *ctxkwargs* are the
+        constructor's extra keywords.
+        """
+        if ctxkwargs:
+            names = ", ".join(sorted(ctxkwargs))
+            raise TypeError(f"ThreadPoolExecutor got unexpected keyword arguments: {names}")
+        return WorkerContext.prepare(initializer, initargs)
 
     def __init__(
         self,
@@ -266,8 +359,12 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
         propagate_context: bool = False,
         max_pending: int | None = None,
         submit_timeout: float | None = None,
+        **ctxkwargs: Any,
     ) -> None:
-        """Create the executor; no thread starts before the first ``submit``."""
+        """Create the executor; no thread starts before the first ``submit``.
+
+        *ctxkwargs* go to :meth:`prepare_context` (3.14).
+        """
         if max_workers is None:
             max_workers = default_max_workers()
         else:
@@ -290,7 +387,16 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
         self._initargs = initargs
         self._propagate_context = propagate
         self._submit_timeout = submit_timeout
+        # 3.14's hook: used when a subclass provides its own contexts (or keywords for
+        # them); the thread pool's own workers keep their direct path.
+        self._create_context: Callable[[], Any] | None = None
+        self._resolve_task: Callable[..., Any] | None = None
+        if ctxkwargs or type(self).prepare_context.__func__ is not _own_prepare_context:  # type: ignore[attr-defined]
+            self._create_context, self._resolve_task = type(self).prepare_context(
+                initializer, initargs, **ctxkwargs
+            )
         pool = self._pool = _Pool(max_workers, max_pending)
+        pool.broken_type = self.BROKEN
         self._pool_ref = weakref.ref(self, lambda _: pool.abandon())
 
     # Internals that CPython's tests and some programs read.
@@ -309,10 +415,16 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
     def _start_worker(self) -> None:
         # Called with the pool's lock held.
         pool = self._pool
+        if self._create_context is not None:
+            target: Callable[..., None] = _context_worker
+            args: tuple[Any, ...] = (pool, self._create_context)
+        else:
+            target = _worker
+            args = (pool, self._initializer, self._initargs)
         thread = _threading.Thread(
             name=f"{self._thread_name_prefix}_{len(pool.threads)}",
-            target=_worker,
-            args=(pool, self._initializer, self._initargs),
+            target=target,
+            args=args,
             daemon=False,
         )
         thread.start()
@@ -327,6 +439,7 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
         """
         pool = self._pool
         slots = pool.slots
+        task = None if self._resolve_task is None else self._resolve_task(fn, args, kwargs)
         if slots is not None and not slots.acquire(timeout=self._submit_timeout):
             raise TimeoutError(
                 f"no room for another task within submit_timeout={self._submit_timeout}"
@@ -340,11 +453,14 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
                 if slots is not None:
                     slots.release()  # hand the wake-up on to the next blocked submitter
                 if pool.broken:
-                    raise BrokenThreadPool(pool.broken)
+                    raise self.BROKEN(pool.broken)
                 if pool.shutdown:
                     raise RuntimeError("cannot schedule new futures after shutdown")
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
-            pool.work.append((future, fn, args, kwargs, ctx))
+            if task is not None:
+                pool.work.append((future, task, None, None, ctx))
+            else:
+                pool.work.append((future, fn, args, kwargs, ctx))
             idle = pool.idle
             if idle:
                 idle.pop().release()  # the worker parked last
@@ -377,3 +493,6 @@ class ThreadPoolExecutor(_base.Executor, _std_thread.ThreadPoolExecutor):
             for thread in threads:
                 if thread is not current:
                     thread.join()
+
+
+_own_prepare_context = ThreadPoolExecutor.prepare_context.__func__  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from ._thread import BrokenThreadPool, ThreadPoolExecutor
+from ._thread import BrokenThreadPool, ThreadPoolExecutor, WorkerContext
 
-__all__ = ["BrokenThreadPool", "ThreadPoolExecutor"]
+__all__ = ["BrokenThreadPool", "ThreadPoolExecutor", "WorkerContext"]
+
+WorkerContext.__module__ = __name__

@@ -1,0 +1,39 @@
+"""treadle.interpreters offers 3.14's public names of concurrent.interpreters."""
+
+from __future__ import annotations
+
+import queue
+
+from treadle import interpreters
+
+NAMES = (
+    "get_current",
+    "get_main",
+    "create",
+    "list_all",
+    "is_shareable",
+    "Interpreter",
+    "InterpreterError",
+    "InterpreterNotFoundError",
+    "ExecutionFailed",
+    "NotShareableError",
+    "create_queue",
+    "Queue",
+    "QueueEmpty",
+    "QueueFull",
+)
+
+
+def test_names() -> None:
+    for name in NAMES:
+        assert name in interpreters.__all__
+        assert getattr(interpreters, name).__module__ == "treadle.interpreters"
+
+
+def test_exception_tree() -> None:
+    assert issubclass(interpreters.InterpreterNotFoundError, interpreters.InterpreterError)
+    assert issubclass(interpreters.ExecutionFailed, interpreters.InterpreterError)
+    assert issubclass(interpreters.NotShareableError, TypeError)
+    assert issubclass(interpreters.QueueEmpty, queue.Empty)
+    assert issubclass(interpreters.QueueFull, queue.Full)
+    assert issubclass(interpreters.QueueEmpty, RuntimeError)
