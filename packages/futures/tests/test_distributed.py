@@ -307,9 +307,10 @@ def test_propagate_context(client: Any) -> None:
             tasks.request_id.set("r2")
             second = executor.submit(tasks.read_request_id).result(60)
             mapped = list(executor.map(lambda _: tasks.read_request_id(), range(3), chunksize=2))
+            mapped += executor.map(lambda _: tasks.read_request_id(), range(2))
         return first, second, mapped
 
-    assert contextvars.Context().run(body) == ("r1", "r2", ["r2", "r2", "r2"])
+    assert contextvars.Context().run(body) == ("r1", "r2", ["r2"] * 5)
 
 
 def test_context_not_propagated_by_default(executor: DistributedExecutor) -> None:
@@ -337,6 +338,8 @@ def test_unpicklable_argument_named_at_submit(executor: DistributedExecutor) -> 
         executor.submit(tasks.echo, 1, {"ok": 1, "lock": std_threading.Lock()})
     with pytest.raises(TypeError, match=r"kwargs\['x'\]\[0\]"):
         executor.submit(tasks.echo, x=[std_threading.Lock()])
+    with pytest.raises(TypeError, match=r"args\[0\] \(a lock\)"):
+        executor.map(tasks.echo, [1, std_threading.Lock()])
     # Nothing was sent: the executor works on.
     assert executor.submit(tasks.square, 2).result(30) == 4
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import islice
@@ -38,6 +39,9 @@ __all__ = ["BrokenCluster", "DistributedExecutor"]
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
+
+# map() without a buffer sends its calls in graphs of this many tasks.
+_MAP_BATCH = 5000
 
 # How long the scheduler's answer about which tasks started serves cancel() calls.
 _STATES_FRESH = 0.05
@@ -236,6 +240,15 @@ class _Bridge:
             self.tracked[dask_future.key] = (dask_future, future)
             self.pending.add(dask_future)
             if len(self.tracked) == 1:
+                self.cond.notify()
+
+    def track_many(self, pairs: list[tuple[Any, _ClusterFuture[Any]]]) -> None:
+        with self.cond:
+            was_empty = not self.tracked
+            for dask_future, future in pairs:
+                self.tracked[dask_future.key] = (dask_future, future)
+            self.pending.update([dask_future for dask_future, _ in pairs])
+            if was_empty and self.tracked:
                 self.cond.notify()
 
     def run(self) -> None:
@@ -524,6 +537,38 @@ class DistributedExecutor(_base.Executor):
             raise
         return future
 
+    def _send_many(self, fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Future[Any]]:
+        """Send a batch of ``map``'s calls as one graph (``Client.map``)."""
+        if not calls:
+            return []
+        context = _context_payload() if self._propagate_context else None
+        count = len(calls)
+        if context is None and self._task_timeout is None:
+            target: Callable[..., Any] = fn
+            columns: list[Any] = [list(column) for column in zip(*calls, strict=True)]
+        else:
+            target = _run_call
+            columns = [[fn] * count, calls, [{}] * count, [context] * count]
+            columns.append([self._task_timeout] * count)
+        bridge = self._bridge
+        with self._shutdown_lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            try:
+                dask_futures = self._client.map(target, *columns, pure=False)
+            except Exception:
+                # Something does not pickle: one by one, so that submit names it.
+                dask_futures = None
+            if dask_futures is not None:
+                pairs = []
+                for dask_future in dask_futures:
+                    future: _ClusterFuture[Any] = _ClusterFuture(bridge)
+                    future._key = dask_future.key
+                    pairs.append((dask_future, future))
+                bridge.track_many(pairs)
+                return [future for _, future in pairs]
+        return [self.submit(fn, *args) for args in calls]
+
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         """Send ``fn(*args, **kwargs)`` to the cluster and return a Future for its result.
 
@@ -564,7 +609,19 @@ class DistributedExecutor(_base.Executor):
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
         if chunksize == 1:
-            return super().map(fn, *iterables, timeout=timeout, buffersize=buffersize)
+            if buffersize is not None or self._bridge.slots is not None:
+                return super().map(fn, *iterables, timeout=timeout, buffersize=buffersize)
+            deadline = _base._deadline(timeout)
+            every = list(zip(*iterables))  # noqa: B905 - stops at the shortest, as map() does
+            window: deque[Future[Any]] = deque()
+            try:
+                for start in range(0, len(every), _MAP_BATCH):
+                    window += self._send_many(fn, every[start : start + _MAP_BATCH])
+            except BaseException:
+                for future in window:
+                    future.cancel()
+                raise
+            return _base._in_order(window, deadline, None)
         calls = zip(*iterables)  # noqa: B905 - stops at the shortest, as map() does
         chunks = iter(lambda: list(islice(calls, chunksize)), [])
         run_chunk = partial(_apply_all, fn)
