@@ -149,7 +149,9 @@ def test_the_callers_signal_mask_is_kept(tracker: ResourceTracker) -> None:
 
 def test_public_module_names_what_cpythons_tests_reach() -> None:
     assert isinstance(resource_tracker._resource_tracker, resource_tracker.ResourceTracker)
-    assert {"noop", "dummy", "semaphore", "shared_memory"} <= set(resource_tracker._CLEANUP_FUNCS)
+    # 'dummy' is taken by the tracker but not listed: 3.10-3.12's tests try every listed
+    # type but 'noop' with real resources.
+    assert set(resource_tracker._CLEANUP_FUNCS) == {"noop", "semaphore", "shared_memory"}
     assert resource_tracker.ResourceTracker.__module__ == "treadle.multiprocessing.resource_tracker"
 
 
