@@ -10,8 +10,10 @@ interpreters = pytest.importorskip(
     "treadle.interpreters", reason="InterpreterPoolExecutor needs treadle-interpreters"
 )
 
-from treadle.futures import InterpreterPoolExecutor  # noqa: E402
-from treadle.futures.interpreter import BrokenInterpreterPool  # noqa: E402
+from treadle.futures.interpreter import (  # noqa: E402
+    BrokenInterpreterPool,
+    InterpreterPoolExecutor,
+)
 
 BACKENDS = ["process"] + (["native"] if interpreters.default_backend() == "native" else [])
 
@@ -29,10 +31,11 @@ def test_map_submit_and_errors(backend: str) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_failing_initializer_breaks_pool(backend: str) -> None:
-    with InterpreterPoolExecutor(1, initializer=operator.truediv, initargs=(1, 0),
-                                 backend=backend) as pool:  # fmt: skip
-        with pytest.raises(BrokenInterpreterPool):
-            pool.submit(abs, -1).result(timeout=60)
+    pool = InterpreterPoolExecutor(
+        1, initializer=operator.truediv, initargs=(1, 0), backend=backend
+    )
+    with pool, pytest.raises(BrokenInterpreterPool):
+        pool.submit(abs, -1).result(timeout=60)
 
 
 def test_bad_backend() -> None:

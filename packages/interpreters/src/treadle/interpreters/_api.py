@@ -86,7 +86,12 @@ def list_all() -> list[Interpreter]:
     if _role.child_id is not None:
         return [get_main(), get_current()]
     if _native.AVAILABLE:
-        found = [Interpreter(iid, _whence=whence) for iid, whence in _native.interp.list_all()]
+        found = []
+        for iid, whence in _native.interp.list_all():
+            try:
+                found.append(Interpreter(iid, _whence=whence))
+            except InterpreterNotFoundError:  # destroyed since it was listed (a collection)
+                continue
     else:
         found = [get_main()]
     with _lock:

@@ -6,6 +6,14 @@ from types import SimpleNamespace
 
 from treadle.queue import Empty, Full
 
+from ._native import (
+    BASE_INTERPRETER_ERROR,
+    BASE_NOT_FOUND,
+    BASE_NOT_SHAREABLE,
+    BASE_QUEUE_ERROR,
+    BASE_QUEUE_NOT_FOUND,
+)
+
 __all__ = [
     "ExecutionFailed",
     "InterpreterError",
@@ -15,19 +23,20 @@ __all__ = [
     "QueueEmpty",
     "QueueError",
     "QueueFull",
+    "QueueNotFoundError",
     "make_excinfo",
 ]
 
 
-class InterpreterError(Exception):
+class InterpreterError(BASE_INTERPRETER_ERROR):  # type: ignore[valid-type,misc]
     """An interpreter could not do what was asked (closed while running, gone, ...)."""
 
 
-class InterpreterNotFoundError(InterpreterError):
+class InterpreterNotFoundError(InterpreterError, *BASE_NOT_FOUND):  # type: ignore[misc]
     """No interpreter has the given id (never existed, or closed)."""
 
 
-class NotShareableError(TypeError):
+class NotShareableError(*BASE_NOT_SHAREABLE, TypeError):  # type: ignore[misc]
     """The object cannot be passed between interpreters."""
 
 
@@ -51,14 +60,14 @@ class ExecutionFailed(InterpreterError):
 
     def __str__(self) -> str:
         """Return the one-line summary followed by the traceback printed in the interpreter."""
-        head = super().__str__()
+        head: str = super().__str__()
         display = getattr(self.excinfo, "errdisplay", None)
         if display is None:
             return head
         return f"{head}\n\nUncaught in the interpreter:\n\n{display}"
 
 
-class QueueError(RuntimeError):
+class QueueError(*BASE_QUEUE_ERROR, RuntimeError):  # type: ignore[misc]
     """A cross-interpreter queue operation failed."""
 
 
@@ -68,6 +77,10 @@ class QueueEmpty(QueueError, Empty):
 
 class QueueFull(QueueError, Full):
     """``put_nowait()`` (or a timed ``put()``) found the queue full."""
+
+
+class QueueNotFoundError(QueueError, *BASE_QUEUE_NOT_FOUND):  # type: ignore[misc]
+    """No queue has the given id (never created, or destroyed)."""
 
 
 class ItemInterpreterDestroyed(QueueError):

@@ -19,16 +19,17 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from ._errors import (
-    InterpreterError,
-    InterpreterNotFoundError,
-    NotShareableError,
-    QueueEmpty,
-    QueueError,
-    QueueFull,
-)
-
-__all__ = ["AVAILABLE", "WHENCE_NAMES", "interp", "queues"]
+__all__ = [
+    "AVAILABLE",
+    "BASE_INTERPRETER_ERROR",
+    "BASE_NOT_FOUND",
+    "BASE_NOT_SHAREABLE",
+    "BASE_QUEUE_ERROR",
+    "BASE_QUEUE_NOT_FOUND",
+    "WHENCE_NAMES",
+    "interp",
+    "queues",
+]
 
 _interpreters: Any = None
 _interpqueues: Any = None
@@ -40,6 +41,20 @@ if sys.version_info >= (3, 14):
         _interpreters = _interpqueues = None
 
 AVAILABLE = _interpreters is not None
+
+# treadle's exceptions derive from the runtime's where it has them, so that code catching
+# ``_interpreters.InterpreterError`` (CPython's own test helpers do) catches treadle's.
+BASE_INTERPRETER_ERROR: type[Exception] = Exception
+BASE_NOT_FOUND: tuple[type[Exception], ...] = ()
+BASE_QUEUE_ERROR: tuple[type[Exception], ...] = ()
+BASE_NOT_SHAREABLE: tuple[type[Exception], ...] = ()
+BASE_QUEUE_NOT_FOUND: tuple[type[Exception], ...] = ()
+if AVAILABLE:
+    BASE_QUEUE_NOT_FOUND = (_interpqueues.QueueNotFoundError,)
+    BASE_NOT_SHAREABLE = (_interpreters.NotShareableError,)
+    BASE_INTERPRETER_ERROR = _interpreters.InterpreterError
+    BASE_NOT_FOUND = (_interpreters.InterpreterNotFoundError,)
+    BASE_QUEUE_ERROR = (_interpqueues.QueueError,)
 
 # whence codes (as 3.14 numbers them) -> the words Interpreter.whence reports
 WHENCE_NAMES = {
@@ -55,6 +70,16 @@ WHENCE_STDLIB = 5
 
 def _translated(exc: BaseException) -> BaseException:
     """Return the treadle exception for one raised by the private modules."""
+    from ._errors import (  # noqa: PLC0415 - _errors derives from this module's bases
+        InterpreterError,
+        InterpreterNotFoundError,
+        NotShareableError,
+        QueueEmpty,
+        QueueError,
+        QueueFull,
+        QueueNotFoundError,
+    )
+
     kind = type(exc).__name__
     text = str(exc)
     if kind == "InterpreterNotFoundError":
@@ -67,7 +92,9 @@ def _translated(exc: BaseException) -> BaseException:
         return QueueEmpty(text)
     if kind == "QueueFull":
         return QueueFull(text)
-    if kind in ("QueueError", "QueueNotFoundError"):
+    if kind == "QueueNotFoundError":
+        return QueueNotFoundError(text)
+    if kind == "QueueError":
         return QueueError(text)
     return exc
 

@@ -25,14 +25,26 @@ from treadle import threading as _threading
 from treadle.thread_core.support import check_timeout
 
 from . import _native, _role
-from ._errors import ItemInterpreterDestroyed, NotShareableError, QueueEmpty, QueueError, QueueFull
+from ._errors import (
+    ItemInterpreterDestroyed,
+    NotShareableError,
+    QueueEmpty,
+    QueueError,
+    QueueFull,
+    QueueNotFoundError,
+)
 from ._shareable import is_shareable_deep
 
 __all__ = [
     "UNBOUND",
     "UNBOUND_ERROR",
     "UNBOUND_REMOVE",
+    "ItemInterpreterDestroyed",
     "Queue",
+    "QueueEmpty",
+    "QueueError",
+    "QueueFull",
+    "QueueNotFoundError",
     "create",
     "list_all",
     "set_store",
@@ -94,7 +106,7 @@ class _LocalStore:
     def _entry(self, qid: int) -> list[Any]:
         entry = self._queues.get(qid)
         if entry is None:
-            raise QueueError(f"queue {qid} not found")
+            raise QueueNotFoundError(f"queue {qid} not found")
         return entry
 
     def create(self, maxsize: int, op: int) -> int:
@@ -393,4 +405,4 @@ def register_native_types() -> None:
 
 
 register_native_types()
-_ = NotShareableError  # re-exported for the store's callers
+_ = (NotShareableError, QueueError)  # re-exported for the store's callers
