@@ -464,3 +464,53 @@ class TestModuleFunctions:
         args += ["-c", "from treadle import multiprocessing as m; print(m.cpu_count())"]
         out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=True)
         assert out.stdout.strip() == "3"
+
+
+class TestSameAsStdlib:
+    """The same behaviour from the stdlib's multiprocessing and from treadle's (``impl``).
+
+    With fork only: the stdlib's spawn and forkserver start its resource tracker, a
+    process that outlives the test, which the leak check (rightly) reports.
+    """
+
+    @pytest.mark.parametrize("method", ["fork"])
+    @pytest.mark.parametrize(("code", "expected"), [(None, 0), (4, 4), ("message", 1)])
+    def test_exit_codes(self, impl: Any, method: str, code: object, expected: int) -> None:
+        p = impl.get_context(method).Process(target=targets.exit_with, args=(code,))
+        p.start()
+        p.join()
+        assert p.exitcode == expected
+        assert "stopped" in repr(p)
+        p.close()
+
+    @pytest.mark.parametrize("method", ["fork"])
+    def test_terminate_exit_code(self, impl: Any, method: str) -> None:
+        ctx = impl.get_context(method)
+        r, w = ctx.Pipe(duplex=False)
+        with r, w:
+            p = ctx.Process(target=targets.wait_for_signal, args=(w,))
+            p.start()
+            assert r.poll(30)
+            p.terminate()
+            p.join()
+        assert p.exitcode == -signal.SIGTERM
+        assert "exitcode=-SIGTERM" in repr(p)
+
+    def test_misuse_errors(self, impl: Any) -> None:
+        ctx = impl.get_context("fork")
+        p = ctx.Process(target=targets.noop)
+        with pytest.raises(AssertionError):
+            p.join()
+        with pytest.raises(ValueError, match="not started"):
+            p.sentinel  # noqa: B018
+        p.start()
+        with pytest.raises(AssertionError):
+            p.start()
+        p.join()
+        p.close()
+        with pytest.raises(ValueError, match="closed"):
+            p.is_alive()
+
+    @pytest.mark.stdlib_since((3, 14), "forkserver became the default start method in 3.14")
+    def test_default_start_method_is_forkserver(self, impl: Any) -> None:
+        assert impl.get_all_start_methods()[0] == "forkserver"
