@@ -188,8 +188,10 @@ def _drop_temp_dir(rmtree: Callable[[str], None], path: str) -> None:
 def get_temp_dir() -> str:
     """Return this process's private temporary directory, removed at exit."""
     config = process.current_process()._config
-    made: str | None = config.get("tempdir")
-    return made if made is not None else config.setdefault("tempdir", _make_temp_dir())
+    made: str | None = config.get("tempdir")  # None also once it was removed
+    if made is None:
+        made = config["tempdir"] = _make_temp_dir()
+    return made
 
 
 def _make_temp_dir() -> str:
