@@ -246,3 +246,13 @@ def test_spawnv_passfds_reports_exec_failure(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-program")
     with pytest.raises(FileNotFoundError):
         util.spawnv_passfds(missing, [missing], [])
+
+
+def test_get_temp_dir_after_removal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from treadle import multiprocessing
+
+    config = multiprocessing.current_process()._config
+    monkeypatch.setitem(config, "tempdir", None)  # what removing it at exit leaves
+    path = util.get_temp_dir()
+    assert path is not None
+    assert os.path.isdir(path)
