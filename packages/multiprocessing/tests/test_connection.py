@@ -372,3 +372,22 @@ def test_partial_writes_are_completed(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.undo()
         assert b.recv_bytes() == b"0123456789abcdef"
         assert b.recv() == {"k": list(range(10))}
+
+
+def test_long_messages_of_changing_sizes() -> None:
+    # Long messages go through a spare buffer the connection keeps (up to SPARE_MAX):
+    # each result must be its own, whatever came before or after it.
+    a, b = connection.Pipe()
+    sizes = [200_000, 70_000, 300_000, impl_connection.SPARE_MAX + 10, 100_000]
+    payloads = [bytes([i + 1]) * size for i, size in enumerate(sizes)]
+    with a, b:
+        thread = _background(lambda: [a.send_bytes(p) for p in payloads])
+        got = [b.recv_bytes() for _ in payloads]
+        thread.join()
+        assert got == payloads
+        thread = _background(lambda: [a.send(("obj", p)) for p in payloads])
+        objects = [b.recv() for _ in payloads]
+        thread.join()
+        assert objects == [("obj", p) for p in payloads]
+        assert b._spare is not None
+        assert len(b._spare) <= impl_connection.SPARE_MAX

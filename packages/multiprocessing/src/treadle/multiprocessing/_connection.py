@@ -57,6 +57,8 @@ __all__ = [
 
 #: The largest single read from a descriptor.
 BUFSIZE = 64 * 1024
+#: The largest receive buffer a connection keeps for its next long message.
+SPARE_MAX = 4 * 1024 * 1024
 #: Kept for the stdlib's name; treadle's connect does not time out by itself.
 CONNECTION_TIMEOUT = 20.0
 
@@ -147,6 +149,7 @@ class Connection:
     """
 
     _handle: int | None = None
+    _spare: bytearray | None = None
 
     def __init__(self, handle: int, readable: bool = True, writable: bool = True) -> None:
         """Wrap the descriptor *handle*."""
@@ -287,27 +290,34 @@ class Connection:
             raise OSError(f"bad message length {size}")
         return size
 
-    def _read_payload(self, fd: int, size: int) -> bytes:
-        # Reads of at most BUFSIZE; a message that came in one read is returned as is,
-        # a longer one is joined once (small chunks reuse the heap: a buffer of the
-        # whole size, filled in place, costs more in page faults than the join).
+    def _read_payload(self, fd: int, size: int) -> bytes | memoryview:
+        """Read *size* bytes in reads of at most BUFSIZE.
+
+        A message that came in one read is returned as that bytes object. A longer one
+        is read into the connection's spare buffer (kept between messages up to
+        SPARE_MAX bytes), and a view of it is returned: the caller copies or unpickles
+        it and hands the buffer back with :meth:`_keep_spare`. A buffer reused this
+        way is faulted in by the kernel once, not on every message.
+        """
         first = os.read(fd, size if size < BUFSIZE else BUFSIZE)
         got = len(first)
         if got == size:
             return first
         if not got:
             raise OSError("got end of file during message")
-        chunks = [first]
-        left = size - got
-        while left:
-            chunk = os.read(fd, left if left < BUFSIZE else BUFSIZE)
-            if not chunk:
-                raise OSError("got end of file during message")
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        spare = self._spare
+        self._spare = None  # in use: a nested recv (from a signal handler) makes its own
+        buf = spare if spare is not None and len(spare) >= size else bytearray(size)
+        view = memoryview(buf)[:size]
+        view[:got] = first
+        _read_into(fd, view[got:])
+        return view
 
-    def _recv_message(self, maxlength: int | None = None) -> bytes:
+    def _keep_spare(self, data: bytes | memoryview) -> None:
+        if type(data) is memoryview and len(data.obj) <= SPARE_MAX:  # type: ignore[arg-type]
+            self._spare = data.obj  # type: ignore[assignment]
+
+    def _recv_message(self, maxlength: int | None = None) -> bytes | memoryview:
         """Read one whole message (CPython's tests reach the stdlib's ``_recv_bytes``)."""
         fd = self._reader()
         size = self._read_size(fd)
@@ -339,7 +349,12 @@ class Connection:
         if maxlength is not None and maxlength < 0:
             self._reader()
             raise ValueError("negative maxlength")
-        return self._recv_message(maxlength)
+        data = self._recv_message(maxlength)
+        if type(data) is bytes:
+            return data
+        copy = data.tobytes()  # type: ignore[union-attr]
+        self._keep_spare(data)
+        return copy
 
     def recv_bytes_into(self, buf: Any, offset: int = 0) -> int:
         """Receive one message into the writable bytes-like *buf* at byte *offset*.
@@ -356,7 +371,8 @@ class Connection:
                 raise ValueError("offset too large")
             size = self._read_size(fd)
             if size > room - offset:
-                raise BufferTooShort(self._read_payload(fd, size) if size else b"")
+                data = self._read_payload(fd, size) if size else b""
+                raise BufferTooShort(bytes(data))
             if size:
                 with view.cast("B") as target:
                     _read_into(fd, target[offset : offset + size])
@@ -364,7 +380,11 @@ class Connection:
 
     def recv(self) -> Any:
         """Receive one message and return the object unpickled from it."""
-        return _reduction.ForkingPickler.loads(self._recv_message())
+        data = self._recv_message()
+        try:
+            return _reduction.ForkingPickler.loads(data)
+        finally:
+            self._keep_spare(data)
 
     def poll(self, timeout: float | None = 0.0) -> bool:
         """Return whether a message (or the end of the stream) can be read.
