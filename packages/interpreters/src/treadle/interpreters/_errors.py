@@ -24,6 +24,7 @@ __all__ = [
     "QueueError",
     "QueueFull",
     "QueueNotFoundError",
+    "UnboundItemError",
     "make_excinfo",
 ]
 
@@ -83,7 +84,11 @@ class QueueNotFoundError(QueueError, *BASE_QUEUE_NOT_FOUND):  # type: ignore[mis
     """No queue has the given id (never created, or destroyed)."""
 
 
-class ItemInterpreterDestroyed(QueueError):
+class UnboundItemError(Exception):
+    """An item's interpreter was closed before the item was taken (any container)."""
+
+
+class ItemInterpreterDestroyed(QueueError, UnboundItemError):
     """The interpreter that put the item was closed (``unbounditems=UNBOUND_ERROR``)."""
 
 
