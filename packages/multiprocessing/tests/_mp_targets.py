@@ -157,3 +157,15 @@ def registers_atexit(fd: int) -> None:
 def exit_with_start_method() -> None:
     """Exit 0 when the child's default start method is the parent's choice (spawn)."""
     sys.exit(0 if multiprocessing.get_start_method(allow_none=True) == "spawn" else 9)
+
+
+def leave_thread_running(conn: Any) -> None:
+    """Start a non-daemon thread that sends on *conn* a moment later, and return."""
+    import threading
+    import time
+
+    def late() -> None:
+        time.sleep(0.2)
+        conn.send("late")
+
+    threading.Thread(target=late).start()

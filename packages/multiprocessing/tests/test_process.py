@@ -137,6 +137,16 @@ class TestLifecycle:
         p.join()
 
 
+class TestThreadsLeftRunning:
+    def test_child_waits_for_its_non_daemon_threads(self, ctx: Any, pipe: tuple[Any, Any]) -> None:
+        r, w = pipe
+        p = _started(ctx, targets.leave_thread_running, w)
+        p.join()
+        assert p.exitcode == 0
+        assert r.poll(0)  # sent before the child ended
+        assert r.recv() == "late"
+
+
 class TestSignals:
     @pytest.mark.parametrize(
         ("method", "signum", "expected"),
