@@ -271,6 +271,7 @@ def test_preloaded_modules_and_main(tmp_path: Path) -> None:
         from treadle import multiprocessing
 
         MARK = "imported as " + __name__
+        print("importing", __name__)  # once here, once in the server: never in a child
 
         if __name__ == "__main__":
             multiprocessing.set_forkserver_preload(["__main__", "colorsys", "no_such_mod_x"])
@@ -291,6 +292,8 @@ def test_preloaded_modules_and_main(tmp_path: Path) -> None:
         check=False,
     )
     assert done.stdout.splitlines() == [
+        "importing __main__",
+        "importing __mp_main__",
         "['__mp_main__', 'colorsys']",
         "imported as __main__ 0",
     ], done.stderr

@@ -453,6 +453,9 @@ class _Server:
             pass  # the client left: the child runs on, its end is reaped later
 
     def fork(self, conn: socket.socket, received: list[int], targets: list[int]) -> int | None:
+        # What the server printed (a preloaded module, say) must not be in the buffers
+        # of every child, which would print it again when they flush at their end.
+        _flush_std_streams()
         try:
             pid = os.fork()
         except OSError:
@@ -471,12 +474,9 @@ class _Server:
                 _native.run_atexit()
             except BaseException:
                 pass
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except (AttributeError, OSError, ValueError):
-                    pass
+            _flush_std_streams()
             _native.exit_now(code)
+        return None  # pragma: no cover - exit_now does not return
 
     def become_child(self, conn: socket.socket, received: list[int], targets: list[int]) -> int:
         # 3.13+'s rule for a fork child, on every Python: the atexit handlers of the
@@ -497,6 +497,14 @@ class _Server:
         from ._spawn import run_child  # noqa: PLC0415
 
         return run_child(payload_r, parent_sentinel, tracker_fd=tracker_fd)
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
 
 
 def _nothing(signum: int, frame: object) -> None:
