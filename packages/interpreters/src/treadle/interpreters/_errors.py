@@ -6,13 +6,7 @@ from types import SimpleNamespace
 
 from treadle.queue import Empty, Full
 
-from ._native import (
-    BASE_INTERPRETER_ERROR,
-    BASE_NOT_FOUND,
-    BASE_NOT_SHAREABLE,
-    BASE_QUEUE_ERROR,
-    BASE_QUEUE_NOT_FOUND,
-)
+from ._native import RUNTIME_ERRORS
 
 __all__ = [
     "ExecutionFailed",
@@ -29,19 +23,40 @@ __all__ = [
 ]
 
 
-class InterpreterError(BASE_INTERPRETER_ERROR):  # type: ignore[valid-type,misc]
+class _InterpreterError(Exception):
     """An interpreter could not do what was asked (closed while running, gone, ...)."""
 
 
-class InterpreterNotFoundError(InterpreterError, *BASE_NOT_FOUND):  # type: ignore[misc]
+class _InterpreterNotFoundError(_InterpreterError):
     """No interpreter has the given id (never existed, or closed)."""
 
 
-class NotShareableError(*BASE_NOT_SHAREABLE, TypeError):  # type: ignore[misc]
+class _NotShareableError(TypeError):
     """The object cannot be passed between interpreters."""
 
 
-class ExecutionFailed(InterpreterError):
+class _QueueError(RuntimeError):
+    """A cross-interpreter queue operation failed."""
+
+
+class _QueueNotFoundError(_QueueError):
+    """No queue has the given id (never created, or destroyed)."""
+
+
+# Where the runtime has sub-interpreters, its exception classes are the ones (as the
+# stdlib's module aliases them): what the runtime raises is what callers catch.
+InterpreterError: type[Exception] = RUNTIME_ERRORS.get("InterpreterError", _InterpreterError)
+InterpreterNotFoundError: type[Exception] = RUNTIME_ERRORS.get(
+    "InterpreterNotFoundError", _InterpreterNotFoundError
+)
+NotShareableError: type[TypeError] = RUNTIME_ERRORS.get("NotShareableError", _NotShareableError)
+QueueError: type[RuntimeError] = RUNTIME_ERRORS.get("QueueError", _QueueError)
+QueueNotFoundError: type[RuntimeError] = RUNTIME_ERRORS.get(
+    "QueueNotFoundError", _QueueNotFoundError
+)
+
+
+class ExecutionFailed(InterpreterError):  # type: ignore[valid-type,misc]
     """An exception escaped ``Interpreter.exec()`` or ``Interpreter.call()``.
 
     The exception itself stayed in the other interpreter: ``excinfo`` describes it
@@ -68,27 +83,19 @@ class ExecutionFailed(InterpreterError):
         return f"{head}\n\nUncaught in the interpreter:\n\n{display}"
 
 
-class QueueError(*BASE_QUEUE_ERROR, RuntimeError):  # type: ignore[misc]
-    """A cross-interpreter queue operation failed."""
-
-
-class QueueEmpty(QueueError, Empty):
+class QueueEmpty(QueueError, Empty):  # type: ignore[valid-type,misc]
     """``get_nowait()`` (or a timed ``get()``) found the queue empty."""
 
 
-class QueueFull(QueueError, Full):
+class QueueFull(QueueError, Full):  # type: ignore[valid-type,misc]
     """``put_nowait()`` (or a timed ``put()``) found the queue full."""
-
-
-class QueueNotFoundError(QueueError, *BASE_QUEUE_NOT_FOUND):  # type: ignore[misc]
-    """No queue has the given id (never created, or destroyed)."""
 
 
 class UnboundItemError(Exception):
     """An item's interpreter was closed before the item was taken (any container)."""
 
 
-class ItemInterpreterDestroyed(QueueError, UnboundItemError):
+class ItemInterpreterDestroyed(QueueError, UnboundItemError):  # type: ignore[valid-type,misc]
     """The interpreter that put the item was closed (``unbounditems=UNBOUND_ERROR``)."""
 
 

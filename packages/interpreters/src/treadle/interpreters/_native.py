@@ -21,11 +21,7 @@ from typing import Any
 
 __all__ = [
     "AVAILABLE",
-    "BASE_INTERPRETER_ERROR",
-    "BASE_NOT_FOUND",
-    "BASE_NOT_SHAREABLE",
-    "BASE_QUEUE_ERROR",
-    "BASE_QUEUE_NOT_FOUND",
+    "RUNTIME_ERRORS",
     "WHENCE_NAMES",
     "interp",
     "queues",
@@ -42,19 +38,16 @@ if sys.version_info >= (3, 14):
 
 AVAILABLE = _interpreters is not None
 
-# treadle's exceptions derive from the runtime's where it has them, so that code catching
-# ``_interpreters.InterpreterError`` (CPython's own test helpers do) catches treadle's.
-BASE_INTERPRETER_ERROR: type[Exception] = Exception
-BASE_NOT_FOUND: tuple[type[Exception], ...] = ()
-BASE_QUEUE_ERROR: tuple[type[Exception], ...] = ()
-BASE_NOT_SHAREABLE: tuple[type[Exception], ...] = ()
-BASE_QUEUE_NOT_FOUND: tuple[type[Exception], ...] = ()
+# The runtime's exception classes, by name: treadle's module uses them as its own.
+RUNTIME_ERRORS: dict[str, Any] = {}
 if AVAILABLE:
-    BASE_QUEUE_NOT_FOUND = (_interpqueues.QueueNotFoundError,)
-    BASE_NOT_SHAREABLE = (_interpreters.NotShareableError,)
-    BASE_INTERPRETER_ERROR = _interpreters.InterpreterError
-    BASE_NOT_FOUND = (_interpreters.InterpreterNotFoundError,)
-    BASE_QUEUE_ERROR = (_interpqueues.QueueError,)
+    RUNTIME_ERRORS = {
+        "InterpreterError": _interpreters.InterpreterError,
+        "InterpreterNotFoundError": _interpreters.InterpreterNotFoundError,
+        "NotShareableError": _interpreters.NotShareableError,
+        "QueueError": _interpqueues.QueueError,
+        "QueueNotFoundError": _interpqueues.QueueNotFoundError,
+    }
 
 # whence codes (as 3.14 numbers them) -> the words Interpreter.whence reports
 WHENCE_NAMES = {
@@ -80,6 +73,8 @@ def _translated(exc: BaseException) -> BaseException:
         QueueNotFoundError,
     )
 
+    if type(exc) in RUNTIME_ERRORS.values():
+        return exc
     kind = type(exc).__name__
     text = str(exc)
     if kind == "InterpreterNotFoundError":
