@@ -381,13 +381,40 @@ def test_long_messages_of_changing_sizes() -> None:
     sizes = [200_000, 70_000, 300_000, impl_connection.SPARE_MAX + 10, 100_000]
     payloads = [bytes([i + 1]) * size for i, size in enumerate(sizes)]
     with a, b:
-        thread = _background(lambda: [a.send_bytes(p) for p in payloads])
+
+        def send_all_bytes() -> None:
+            for payload in payloads:
+                a.send_bytes(payload)
+
+        def send_all_objects() -> None:
+            for payload in payloads:
+                a.send(("obj", payload))
+
+        thread = _background(send_all_bytes)
         got = [b.recv_bytes() for _ in payloads]
         thread.join()
         assert got == payloads
-        thread = _background(lambda: [a.send(("obj", p)) for p in payloads])
+        thread = _background(send_all_objects)
         objects = [b.recv() for _ in payloads]
         thread.join()
         assert objects == [("obj", p) for p in payloads]
         assert b._spare is not None
         assert len(b._spare) <= impl_connection.SPARE_MAX
+
+
+def test_send_goes_through_a_replaced_dumps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from treadle.multiprocessing import reduction
+
+    calls: list[object] = []
+    real = reduction.ForkingPickler.dumps
+
+    def spy(obj: object, protocol: int | None = None) -> memoryview:
+        calls.append(obj)
+        return real(obj, protocol)
+
+    monkeypatch.setattr(reduction.ForkingPickler, "dumps", staticmethod(spy))
+    a, b = connection.Pipe()
+    with a, b:
+        a.send("through the spy")
+        assert b.recv() == "through the spy"
+    assert calls == ["through the spy"]

@@ -70,6 +70,8 @@ _LONG_HEADER = struct.Struct("!Q")
 _LONG_MARK = _HEADER.pack(-1)
 _LARGEST_SHORT = 0x7FFFFFFF
 _POLLIN = select.POLLIN
+_PLAIN_DUMPS = _reduction.ForkingPickler.__dict__["dumps"]
+_PLAIN_INIT = _reduction.ForkingPickler.__dict__["__init__"]
 
 
 def _is_abstract(address: object) -> bool:
@@ -245,8 +247,21 @@ class Connection:
     def send(self, obj: object) -> None:
         """Send the pickle of *obj*."""
         fd = self._writer()
-        data = _reduction.ForkingPickler.dumps(obj)
-        self._send_message(fd, data, data.nbytes)
+        plain = _reduction.ForkingPickler.__dict__
+        if plain["dumps"] is not _PLAIN_DUMPS or plain["__init__"] is not _PLAIN_INIT:
+            # Someone replaced the pickler's machinery: go through it, as the stdlib does.
+            data = _reduction.ForkingPickler.dumps(obj)
+            self._send_message(fd, data, data.nbytes)
+            return
+        framed = _reduction._framed_dumps(obj)
+        size = framed.nbytes - 4
+        if size > _LARGEST_SHORT:
+            self._send_message(fd, framed[4:], size)
+            return
+        _HEADER.pack_into(framed, 0, size)
+        sent = os.write(fd, framed)
+        if sent != size + 4:
+            _write_rest(fd, [framed], sent)
 
     @staticmethod
     def _send_message(fd: int, payload: memoryview, size: int) -> None:

@@ -110,6 +110,21 @@ def _merged_table(extras: dict[type, _Reduce]) -> dict[type, Any]:
     return table
 
 
+def _framed_dumps(obj: object) -> memoryview:
+    """Pickle *obj* behind 4 bytes of room for a connection's message header.
+
+    What ``Connection.send`` uses: the header is packed into the same buffer, and the
+    message leaves in one write, without a list of parts or a copy.
+    """
+    out = io.BytesIO()
+    out.write(b"\0\0\0\0")
+    pickler = ForkingPickler.__new__(ForkingPickler)
+    _pickler_init(pickler, out, None)
+    pickler.dispatch_table = _merged_table(ForkingPickler._extra_reducers)
+    pickler.dump(obj)
+    return out.getbuffer()
+
+
 def register(type: type, reduce: _Reduce) -> None:
     """Pickle instances of *type* with *reduce* in :class:`ForkingPickler`."""
     ForkingPickler.register(type, reduce)
