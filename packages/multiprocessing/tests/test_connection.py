@@ -418,3 +418,15 @@ def test_send_goes_through_a_replaced_dumps(monkeypatch: pytest.MonkeyPatch) -> 
         a.send("through the spy")
         assert b.recv() == "through the spy"
     assert calls == ["through the spy"]
+
+
+def test_connection_alive_at_interpreter_exit(python_snippet: Any) -> None:
+    result = python_snippet(
+        """
+        from treadle.multiprocessing import connection
+        import builtins
+        builtins.kept = connection.Pipe()  # collected last, after module globals
+        """
+    )
+    assert result.returncode == 0
+    assert "Exception ignored" not in result.stderr, result.stderr

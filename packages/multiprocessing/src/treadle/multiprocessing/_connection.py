@@ -160,11 +160,13 @@ class Connection:
         self._readable, self._writable = readable, writable
         self._handle = _descriptor(handle)
 
-    def __del__(self) -> None:
+    def __del__(self, _close: Any = os.close) -> None:
+        # os.close bound at definition: at interpreter exit the module's globals may
+        # already be None when the last connections are collected.
         fd = self._handle
         if fd is not None:
             self._handle = None
-            os.close(fd)
+            _close(fd)
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else f"fd={self._handle}"
