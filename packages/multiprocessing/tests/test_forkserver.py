@@ -223,6 +223,7 @@ def test_stop_waits_for_the_server_and_removes_its_socket() -> None:
     assert pid is not None
     mine._stop()
     assert mine._forkserver_pid is None
+    assert address is not None
     assert not os.path.exists(os.path.dirname(address))
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
@@ -305,7 +306,7 @@ def test_preloaded_modules_and_main(tmp_path: Path) -> None:
 
 def test_exit_codes(ctx: Any, targets: Any) -> None:
     p = ctx.Process(target=targets.exit_with, args=(7,))
-    assert p.exitcode is None
+    assert [p.exitcode] == [None]  # (a list: mypy would narrow the attribute)
     p.start()
     assert isinstance(p.pid, int)
     assert p.pid != os.getpid()
@@ -325,7 +326,7 @@ def test_stopping_a_child(ctx: Any, targets: Any, how: str, code: int) -> None:
     p.start()
     assert r.recv() == p.pid
     assert p.is_alive()
-    assert p.exitcode is None
+    assert [p.exitcode] == [None]  # (a list: mypy would narrow the attribute)
     getattr(p, how)()
     p.join()
     assert p.exitcode == code
@@ -339,7 +340,7 @@ def test_join_with_timeout_and_sentinel(ctx: Any, targets: Any) -> None:
     p.start()
     r.recv()
     p.join(0.01)
-    assert p.exitcode is None
+    assert [p.exitcode] == [None]  # (a list: mypy would narrow the attribute)
     assert connection.wait([p.sentinel], 0) == []
     p.kill()
     assert connection.wait([p.sentinel]) == [p.sentinel]

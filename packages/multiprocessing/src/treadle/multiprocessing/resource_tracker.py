@@ -8,7 +8,7 @@ is still registered and warns about it on standard error.
 
 from __future__ import annotations
 
-from . import _native
+from . import _native, _tracker
 from ._tracker import CLEANUP as _CLEANUP
 from ._tracker import (
     ReentrantCallError,
@@ -19,7 +19,9 @@ from ._tracker import (
     register,
     unregister,
 )
-from ._tracker import tracker as _resource_tracker  # noqa: F401 - CPython's tests use it
+
+# CPython's tests use this: this process's end of the tracker.
+_resource_tracker = _tracker.tracker
 
 # CPython's tests read this: the resource types, each with the function that removes a
 # leftover. The tracker also takes 'dummy' (3.13+'s tests register it), left out here:
