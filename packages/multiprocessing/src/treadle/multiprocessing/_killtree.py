@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from . import _native
 
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["descendants", "kill_tree"]
 
-_MAX_PASSES = 1000
+# How long to wait for every member to stop (SIGSTOP is asynchronous; a loaded machine
+# may take a while to schedule a process). Past it, what was found is killed anyway.
+_FREEZE_SECONDS = 5.0
 
 
 def _children_of(pid: int) -> set[int]:
@@ -95,12 +98,17 @@ def descendants(root_pid: int, root_pidfd: int | None) -> dict[int, int | None]:
     _signal(root_pidfd, root_pid, signal.SIGSTOP)
     if not os.path.isdir(f"/proc/{root_pid}/task"):
         return members
-    for _ in range(_MAX_PASSES):
-        grew = False
+    deadline = time.monotonic() + _FREEZE_SECONDS
+    walked: set[int] = set()
+    while True:
+        waiting = False  # a member not frozen yet: it may still fork; look again
         for pid in list(members):
-            if not _stopped(pid):
-                grew = True  # not frozen yet: it may still fork; look again
+            if pid in walked:
                 continue
+            if not _stopped(pid):
+                waiting = True
+                continue
+            walked.add(pid)
             for child in _children_of(pid) - members.keys():
                 pidfd = _native.pidfd_open(child)
                 stat = _stat(child)
@@ -111,10 +119,10 @@ def descendants(root_pid: int, root_pidfd: int | None) -> dict[int, int | None]:
                 members[child] = pidfd
                 parent_of[child] = pid
                 _signal(pidfd, child, signal.SIGSTOP)
-                grew = True
-        if not grew:
-            break
-    return members
+        if len(walked) == len(members) or time.monotonic() > deadline:
+            return members
+        if waiting:
+            time.sleep(0.0005)  # SIGSTOP takes effect when the process is next scheduled
 
 
 def kill_tree(popen: Any) -> None:
