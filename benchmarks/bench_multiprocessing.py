@@ -14,7 +14,9 @@ and resource tracker before the clock starts. The connection cases come from
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,9 +52,11 @@ if __name__ == "__main__":
     print(time.perf_counter() - t0)
 """
 
-_DRIVER_PATH = os.path.join(tempfile.mkdtemp(prefix="treadle-bench-mp-"), "driver.py")
+_DRIVER_DIR = tempfile.mkdtemp(prefix="treadle-bench-mp-")
+_DRIVER_PATH = os.path.join(_DRIVER_DIR, "driver.py")
 with open(_DRIVER_PATH, "w") as _out:
     _out.write(_DRIVER)
+atexit.register(shutil.rmtree, _DRIVER_DIR, ignore_errors=True)
 
 
 def _start_join(side: str, method: str) -> Callable[[int], float]:
