@@ -16,7 +16,7 @@ class BufferTooShort(ProcessError):
     """
 
 
-class TimeoutError(ProcessError):  # noqa: A001 - the stdlib's name, shadowing on purpose
+class TimeoutError(ProcessError):  # the stdlib's name: shadows the builtin on purpose
     """A call with a timeout ran out of time."""
 
 
