@@ -35,14 +35,19 @@ class BrokenInterpreterPool(BrokenThreadPool):
 
 
 def _run_and_report(
-    results: Any, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    results_id: int, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    # Runs inside the worker's interpreter: an exception goes out through *results*
-    # (pickled when it can be) before it is re-raised for ExecutionFailed.
+    # Runs inside the worker's interpreter: an exception goes out through the results
+    # queue (pickled when it can be) before it is re-raised for ExecutionFailed. The
+    # queue travels as its id, so that the runtime's queue types stay whoever's they are.
     try:
         return fn(*args, **kwargs)
     except BaseException as exc:
         import pickle  # noqa: PLC0415 - runs in the other interpreter
+
+        from treadle.interpreters import Queue  # noqa: PLC0415 - same
+
+        results = Queue(results_id)
 
         try:
             payload: object = pickle.dumps(exc)
@@ -106,7 +111,7 @@ class WorkerContext(_ThreadWorkerContext):
         fn, args, kwargs = task
         interpreters = _interpreters()
         try:
-            return self.interp.call(_run_and_report, self.results, fn, args, kwargs)
+            return self.interp.call(_run_and_report, self.results.id, fn, args, kwargs)
         except interpreters.ExecutionFailed as failed:
             try:
                 payload = self.results.get_nowait()

@@ -20,7 +20,7 @@ from treadle import threading as _threading
 from . import _native, _role
 from ._errors import ExecutionFailed, InterpreterError, InterpreterNotFoundError, NotShareableError
 from ._process import ProcessInterpreter
-from ._queues import Queue, register_native_types
+from ._queues import carries_queue, register_native_types
 from ._shareable import check_shareable
 
 __all__ = ["Interpreter", "create", "default_backend", "get_current", "get_main", "list_all"]
@@ -115,10 +115,7 @@ def get_main() -> Interpreter:
     return Interpreter(_main_id, _whence=1)
 
 
-def _contains_queue(value: object) -> bool:
-    if isinstance(value, Queue):
-        return True
-    return type(value) is tuple and any(_contains_queue(item) for item in value)
+_contains_queue = carries_queue
 
 
 class Interpreter:

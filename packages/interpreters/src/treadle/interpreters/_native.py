@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "AVAILABLE",
@@ -94,6 +94,14 @@ def _translated(exc: BaseException) -> BaseException:
     return exc
 
 
+def _reraise(exc: Exception) -> NoReturn:
+    """Raise treadle's exception for *exc* (the runtime's own classes as they are)."""
+    new = _translated(exc)
+    if new is exc:
+        raise exc
+    raise new from None
+
+
 class _Interp:
     """Sub-interpreter operations on ids (3.14's ``_interpreters``)."""
 
@@ -101,13 +109,13 @@ class _Interp:
         try:
             return int(_interpreters.create(reqrefs=True))
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def destroy(self, iid: int) -> None:
         try:
             _interpreters.destroy(iid, restrict=True)
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def list_all(self) -> list[tuple[int, int]]:
         return [(int(i), w) for i, w in _interpreters.list_all(require_ready=True)]
@@ -120,13 +128,13 @@ class _Interp:
         try:
             return int(_interpreters.whence(iid))
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def incref(self, iid: int) -> None:
         try:
             _interpreters.incref(iid, implieslink=False)
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def decref(self, iid: int) -> None:
         try:
@@ -138,19 +146,19 @@ class _Interp:
         try:
             return bool(_interpreters.is_running(iid))
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def set_main_attrs(self, iid: int, ns: dict[str, object]) -> None:
         try:
             _interpreters.set___main___attrs(iid, ns, restrict=True)
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def exec(self, iid: int, code: object) -> SimpleNamespace | None:
         try:
             return _interpreters.exec(iid, code, restrict=True)  # type: ignore[no-any-return]
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def call(
         self, iid: int, func: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -158,7 +166,7 @@ class _Interp:
         try:
             return _interpreters.call(iid, func, args, kwargs, restrict=True)  # type: ignore[no-any-return]
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def is_shareable(self, obj: object) -> bool:
         return bool(_interpreters.is_shareable(obj))
@@ -174,7 +182,7 @@ class _Queues:
         try:
             return int(_interpqueues.create(maxsize, unboundop, -1))
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def list_all(self) -> list[tuple[int, int]]:
         return [(int(q), op) for q, op, _ in _interpqueues.list_all()]
@@ -183,7 +191,7 @@ class _Queues:
         try:
             _interpqueues.bind(qid)
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def release(self, qid: int) -> None:
         try:
@@ -195,37 +203,37 @@ class _Queues:
         try:
             _interpqueues.put(qid, obj, unboundop)
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def get(self, qid: int) -> tuple[object, int | None]:
         try:
             return _interpqueues.get(qid)  # type: ignore[no-any-return]
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def count(self, qid: int) -> int:
         try:
             return int(_interpqueues.get_count(qid))
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def maxsize(self, qid: int) -> int:
         try:
             return int(_interpqueues.get_maxsize(qid))
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def is_full(self, qid: int) -> bool:
         try:
             return bool(_interpqueues.is_full(qid))
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
     def unboundop(self, qid: int) -> int:
         try:
             return int(_interpqueues.get_queue_defaults(qid)[0])
         except Exception as exc:
-            raise _translated(exc) from None
+            _reraise(exc)
 
 
 interp = _Interp()

@@ -335,6 +335,8 @@ class Queue:
         cannot cross interpreters.
         """
         op = -1 if unbounditems is None else _op_of(unbounditems)
+        if _native.AVAILABLE and carries_queue(obj):
+            register_native_types()
         if not block:
             _store.put(self._id, obj, op)
             return
@@ -399,10 +401,22 @@ def _wait(deadline: float | None, pause: float) -> bool:
 
 
 def register_native_types() -> None:
-    """Let native queues carry treadle's Queue objects (and raise its exceptions)."""
+    """Let native queues carry treadle's Queue objects.
+
+    The runtime knows one Queue class per interpreter at a time (the stdlib's, once
+    ``concurrent.interpreters`` is imported): treadle takes the place only when one of
+    its queues is about to cross (``prepare_main``, ``call``, ``put``), so that a
+    program's stdlib queues keep working until then.
+    """
     if _native.AVAILABLE:
         _native.queues.register(Queue, QueueEmpty, QueueFull)
 
 
-register_native_types()
+def carries_queue(value: object) -> bool:
+    """Return True if *value* is one of treadle's queues or a tuple holding one."""
+    if isinstance(value, Queue):
+        return True
+    return type(value) is tuple and any(carries_queue(item) for item in value)
+
+
 _ = (NotShareableError, QueueError)  # re-exported for the store's callers
