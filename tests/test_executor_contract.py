@@ -149,7 +149,11 @@ def dask_client() -> Iterator[Any]:
     import distributed  # type: ignore[import-not-found,unused-ignore]
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    import dask  # type: ignore[import-not-found,unused-ignore]
+
     with (
+        # A worker holds no more tasks than threads: "a worker has it" means "it runs".
+        dask.config.set({"distributed.scheduler.worker-saturation": 1.0}),
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,

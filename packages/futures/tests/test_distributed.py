@@ -26,6 +26,8 @@ distributed = pytest.importorskip(
     "distributed", reason="DistributedExecutor needs Dask's distributed (the [distributed] extra)"
 )
 
+import dask  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
+
 from treadle import contextvars, futures  # noqa: E402
 from treadle.futures.distributed import BrokenCluster, DistributedExecutor  # noqa: E402
 
@@ -43,6 +45,14 @@ pytestmark = [
 
 
 def _cluster(n_workers: int = 2) -> Any:
+    # Saturation 1.0: a worker holds no more tasks than it has threads, so "a worker has
+    # it" (what cancel() asks the scheduler) means "it runs" (the default 1.1 may hand a
+    # one-thread worker a second task to queue).
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        return _start_cluster(n_workers)
+
+
+def _start_cluster(n_workers: int) -> Any:
     return distributed.LocalCluster(
         n_workers=n_workers,
         threads_per_worker=1,

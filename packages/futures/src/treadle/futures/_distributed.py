@@ -471,9 +471,15 @@ class DistributedExecutor(_base.Executor):
         # The scheduler's HTTP server listens even without a dashboard: a free port.
         cluster_kwargs.setdefault("dashboard_address", "127.0.0.1:0")
         cluster_kwargs.setdefault("processes", True)
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=threads_per_worker, **cluster_kwargs
-        )
+        # Saturation 1.0: a worker is handed no more tasks than it has threads, so the
+        # tasks cancel() finds on a worker are running ones (Dask's default, 1.1, may
+        # queue one more on a worker).
+        import dask  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - distributed's
+
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers, threads_per_worker=threads_per_worker, **cluster_kwargs
+            )
         try:
             client = distributed.Client(cluster, set_as_default=False)
             try:
