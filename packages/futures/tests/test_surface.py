@@ -28,6 +28,7 @@ LAZY = (
     "loads it lazily: not in __all__, so a star import does not load it"
 )
 
+
 def test_futures_surface() -> None:
     problems = check_public_surface(
         futures,
