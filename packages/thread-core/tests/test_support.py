@@ -97,7 +97,7 @@ def test_pop_takes_the_longest_parked_without_opening_its_gate() -> None:
     first, second = allocate_lock(), allocate_lock()
     first.acquire()
     second.acquire()
-    waiters._gates.extend([first, second])  # two parked threads, stood in for by gates
+    waiters.gates.extend([first, second])  # two parked threads, stood in for by gates
     assert waiters.pop() is first
     assert first.locked()  # still closed: the caller opens it after dropping its lock
     assert len(waiters) == 1
@@ -148,10 +148,10 @@ def test_an_interrupted_park_hands_its_wake_up_on(monkeypatch: pytest.MonkeyPatc
     lock = threading.Lock()
     other = allocate_lock()
     other.acquire()
-    waiters._gates.append(other)  # another parked thread, stood in for by its gate
+    waiters.gates.append(other)  # another parked thread, stood in for by its gate
 
     def woken_then_interrupted(gate: object, timeout: float | None) -> bool:
-        waiters._gates.remove(gate)  # type: ignore[arg-type]  # a waker chose this thread
+        waiters.gates.remove(gate)  # type: ignore[arg-type]  # a waker chose this thread
         raise KeyboardInterrupt  # ... and Ctrl-C arrived before it could return
 
     monkeypatch.setattr(support, "wait_gate", woken_then_interrupted)
@@ -203,10 +203,10 @@ def test_an_interrupted_park_lock_hands_its_wake_up_on(monkeypatch: pytest.Monke
     lock = allocate_lock()
     other = allocate_lock()
     other.acquire()
-    waiters._gates.append(other)
+    waiters.gates.append(other)
 
     def woken_then_interrupted(gate: object, timeout: float | None) -> bool:
-        waiters._gates.remove(gate)  # type: ignore[arg-type]
+        waiters.gates.remove(gate)  # type: ignore[arg-type]
         raise KeyboardInterrupt
 
     monkeypatch.setattr(support, "wait_gate", woken_then_interrupted)

@@ -46,16 +46,15 @@ class _WaitList:
 
     Offers what code expects of ``threading.Condition``: the context manager protocol,
     ``acquire``/``release``, ``wait``, ``wait_for``, ``notify`` and ``notify_all``.
-    ``_parked`` counts the threads inside :meth:`_park`, woken or not, so that a put or
-    a get learns that nobody waits from one attribute, without a call.
+    A put or a get learns whether anybody waits from the waiter list's ``gates``, and
+    parks through ``park_lock``, without calls of this class on the way.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_parked", "_waiters", "acquire", "release")
+    __slots__ = ("__weakref__", "_lock", "_waiters", "acquire", "release")
 
     def __init__(self, lock: LockType) -> None:
         self._lock = lock
         self._waiters = WaiterList()
-        self._parked = 0
         self.acquire = lock.acquire
         self.release = lock.release
 
@@ -70,11 +69,7 @@ class _WaitList:
 
     def _park(self, timeout: float | None) -> bool:
         """Sleep (the mutex dropped) until woken or *timeout*, a checked one, runs out."""
-        self._parked += 1
-        try:
-            return self._waiters.park_lock(self._lock, timeout)
-        finally:
-            self._parked -= 1
+        return self._waiters.park_lock(self._lock, timeout)
 
     def _held(self, action: str) -> None:
         if not self._lock.locked():
@@ -137,6 +132,9 @@ class Queue(Generic[_T]):
         self.not_empty = _WaitList(mutex)
         self.not_full = _WaitList(mutex)
         self.all_tasks_done = _WaitList(mutex)
+        # The gates of parked getters and putters, read on every put and get.
+        self._getters = self.not_empty._waiters.gates
+        self._putters = self.not_full._waiters.gates
         self.unfinished_tasks = 0
         self.is_shutdown = False
 
@@ -204,9 +202,9 @@ class Queue(Generic[_T]):
                     self._wait_for_room(timeout)
             self._put(item)
             self.unfinished_tasks += 1
-            getters = self.not_empty
-            if getters._parked:
-                gate = getters._waiters.pop()
+            getters = self._getters
+            if getters:
+                gate = getters.popleft()
         finally:
             mutex.release()
         # Opened once the mutex is free: the woken getter does not run into it held.
@@ -215,13 +213,13 @@ class Queue(Generic[_T]):
 
     def _wait_for_room(self, timeout: float | None) -> None:
         # The mutex is held, the queue is full and *timeout* has been checked.
-        room = self.not_full
+        park, mutex = self.not_full._waiters.park_lock, self.mutex
         deadline = None if timeout is None else monotonic() + timeout
         while True:
             left = None if deadline is None else deadline - monotonic()
             if left is not None and left <= 0.0:
                 raise Full
-            room._park(left)
+            park(mutex, left)
             if self.is_shutdown:
                 raise ShutDown
             if self._qsize() < self.maxsize:
@@ -248,11 +246,13 @@ class Queue(Generic[_T]):
             elif not block:
                 raise Empty
             else:
-                self._wait_for_item(check_timeout(timeout, negative=False))
+                self._wait_for_item(
+                    None if timeout is None else check_timeout(timeout, negative=False)
+                )
             item: _T = self._get()
-            putters = self.not_full
-            if putters._parked:
-                gate = putters._waiters.pop()
+            putters = self._putters
+            if putters:
+                gate = putters.popleft()
         finally:
             mutex.release()
         # Opened once the mutex is free: the woken putter does not run into it held.
@@ -262,13 +262,13 @@ class Queue(Generic[_T]):
 
     def _wait_for_item(self, timeout: float | None) -> None:
         # The mutex is held, the queue is empty and *timeout* has been checked.
-        items = self.not_empty
+        park, mutex = self.not_empty._waiters.park_lock, self.mutex
         deadline = None if timeout is None else monotonic() + timeout
         while True:
             left = None if deadline is None else deadline - monotonic()
             if left is not None and left <= 0.0:
                 raise Empty
-            items._park(left)
+            park(mutex, left)
             if self._qsize():
                 return
             if self.is_shutdown:

@@ -158,8 +158,9 @@ def _wait(items: deque[_T], gates: list[Any], deadline: float | None) -> _T:
         gates.append(gate)
         try:
             if not items:
-                opened = wait_gate(gate, None if deadline is None else deadline - monotonic())
-                if not (opened or items):
+                if deadline is None:
+                    gate.acquire()  # the common case, without wait_gate's call
+                elif not (wait_gate(gate, deadline - monotonic()) or items):
                     raise Empty
             try:
                 return items.popleft()

@@ -116,13 +116,15 @@ class WaiterList:
     back with a back-off.
     """
 
-    __slots__ = ("_gates",)
+    __slots__ = ("gates",)
 
     def __init__(self) -> None:
-        self._gates: deque[LockType] = deque()
+        # The parked threads' gates, longest-parked first. An owner on a hot path may
+        # test it and popleft() from it under its lock: pop() without the call.
+        self.gates: deque[LockType] = deque()
 
     def __len__(self) -> int:
-        return len(self._gates)
+        return len(self.gates)
 
     def park(
         self,
@@ -139,7 +141,7 @@ class WaiterList:
         """
         gate = allocate_lock()
         gate.acquire()
-        gates = self._gates
+        gates = self.gates
         gates.append(gate)
         saved = release()
         try:
@@ -164,7 +166,7 @@ class WaiterList:
         """
         gate = allocate_lock()
         gate.acquire()
-        self._gates.append(gate)
+        self.gates.append(gate)
         lock.release()
         try:
             woken = gate.acquire() if timeout is None else wait_gate(gate, timeout)
@@ -185,14 +187,14 @@ class WaiterList:
     def _withdraw(self, gate: LockType) -> bool:
         """Take *gate* off the list; False if a waker took it off first."""
         try:
-            self._gates.remove(gate)
+            self.gates.remove(gate)
         except ValueError:
             return False
         return True
 
     def wake(self, n: int = 1) -> int:
         """Wake the *n* longest-parked threads (fewer if fewer wait); return how many."""
-        gates = self._gates
+        gates = self.gates
         woken = 0
         while gates and woken < n:
             gates.popleft().release()
@@ -207,12 +209,12 @@ class WaiterList:
         does not run straight into that lock held (a hand-off that costs two context
         switches). The thread counts as woken from this moment.
         """
-        gates = self._gates
+        gates = self.gates
         return gates.popleft() if gates else None
 
     def wake_all(self) -> int:
         """Wake every parked thread; return how many."""
-        gates = self._gates
+        gates = self.gates
         count = len(gates)
         while gates:
             gates.popleft().release()
