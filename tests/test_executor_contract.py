@@ -142,7 +142,7 @@ if sys.version_info < (3, 14):
 @pytest.fixture(scope="module", autouse=True)
 def dask_client() -> Iterator[Any]:
     """The cluster kit's cluster, started before any test's leak check (None: no Dask)."""
-    if importlib.util.find_spec("distributed") is None:
+    if importlib.util.find_spec("distributed") is None or not _CLUSTER_KIT:
         yield None
         return
     import cloudpickle  # type: ignore[import-not-found,unused-ignore]
@@ -192,6 +192,9 @@ class ThreadEventless:
 
 # Only sockets: distributed opens a connection when the ones in its pools are busy (the
 # client's, and the in-process scheduler's other end) and keeps it for reuse.
+# The cluster kit runs only when asked for (see the skip in ``kit``).
+_CLUSTER_KIT = os.environ.get("TREADLE_CONTRACT_CLUSTER") == "1"
+
 _POOLS_GROW = pytest.mark.leaks_ok("fd", reason="distributed's connection pools grow on demand")
 
 
@@ -203,6 +206,13 @@ def kit(request: pytest.FixtureRequest) -> Kit:
     chosen: Kit = request.param
     if chosen.needs is not None and importlib.util.find_spec(chosen.needs) is None:
         pytest.skip(f"{chosen.name} needs {chosen.needs}, not installed here")
+    if chosen.needs == "distributed" and not _CLUSTER_KIT:
+        pytest.skip(
+            "the cluster kit's warm-up (a call pinned to each worker) hung in a freshly "
+            "made environment on 3.10 and 3.11 (issue 18, open): run it with "
+            "TREADLE_CONTRACT_CLUSTER=1; packages/futures/tests/test_distributed.py covers "
+            "the executor meanwhile"
+        )
     reason = DIFFERENCES.get((chosen.name, request.node.originalname))
     if reason is not None:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))

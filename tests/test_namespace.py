@@ -32,6 +32,8 @@ INSTALLED = _installed()
 # Public names deliberately left out of __all__, as the stdlib leaves them out of its own.
 NOT_IN_ALL = {
     "threading": {"activeCount", "currentThread"},  # deprecated camelCase aliases
+    # logging levels the stdlib's multiprocessing also defines outside its __all__
+    "multiprocessing": {"SUBDEBUG", "SUBWARNING"},
 }
 
 
