@@ -20,6 +20,13 @@ from pytest_treadle import impl_fixture
 HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+# Targets defined in a test module itself (test_reduction.py) pickle under the name pytest
+# gave the module, ``packages.multiprocessing.tests.<name>``, from the rootdir: the
+# rootdir goes on the path too (last), or a spawned child cannot find them when pytest was
+# not started with ``python -m`` from the rootdir.
+ROOT = str(Path(__file__).resolve().parents[3])
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
 
 START_METHODS = ("forkserver", "spawn", "fork")
 
