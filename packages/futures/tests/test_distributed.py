@@ -222,6 +222,11 @@ def test_asyncio_wrap_future_and_run_in_executor(executor: DistributedExecutor) 
 # -------------------------------------------------------------------- cancelling
 
 
+@pytest.mark.skip(
+    reason="racy (failed once in CI on 3.11): the scheduler may hand the third call to a "
+    "busy worker before cancel() asks, and a call a worker holds counts as running and is "
+    "not cancelled; needs a wait for the scheduler's 'queued' state first (issue 18, open)"
+)
 def test_cancel_pending_and_running(client: Any, executor: DistributedExecutor) -> None:
     gate = Gate(client)
     # Both workers busy: the first two calls run, the third waits on the scheduler.
