@@ -30,6 +30,7 @@ __all__ = [
     "OS_FORK_WARNS",
     "PLATFORM",
     "VERSION",
+    "SemLock",
     "caller_frame",
     "clear_atexit",
     "cpu_count",
@@ -44,6 +45,7 @@ __all__ = [
     "register_exit_hook",
     "run_atexit",
     "sem_unlink",
+    "shm_open",
     "shm_unlink",
 ]
 
@@ -292,15 +294,21 @@ try:
     import _multiprocessing as _mp_native  # type: ignore[import-not-found,unused-ignore]
 
     _sem_unlink: Callable[[str], None] | None = getattr(_mp_native, "sem_unlink", None)
+    # The C semaphore (named, process-shared) that every lock of synchronize wraps: the
+    # only C primitive of the package's part 2. Its interface is the same on 3.10-3.14.
+    SemLock: Any = getattr(_mp_native, "SemLock", None)
 except ImportError:  # pragma: no cover - a build without named semaphores
     _sem_unlink = None
+    SemLock = None
 
 try:
     import _posixshmem  # type: ignore[import-not-found,unused-ignore]
 
     _shm_unlink: Callable[[str], None] | None = _posixshmem.shm_unlink
+    _shm_open: Callable[..., int] | None = _posixshmem.shm_open
 except ImportError:  # pragma: no cover - no POSIX shared memory here
     _shm_unlink = None
+    _shm_open = None
 
 
 def sem_unlink(name: str) -> None:
@@ -315,3 +323,10 @@ def shm_unlink(name: str) -> None:
     if _shm_unlink is None:
         raise OSError(f"POSIX shared memory is not available on {PLATFORM}")
     _shm_unlink(name)
+
+
+def shm_open(name: str, flags: int, mode: int = 0o600) -> int:
+    """Open (or, with ``os.O_CREAT``, create) the segment *name*; return its descriptor."""
+    if _shm_open is None:
+        raise OSError(f"POSIX shared memory is not available on {PLATFORM}")
+    return _shm_open(name, flags, mode=mode)
