@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading as std_threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,10 +46,11 @@ pytestmark = [
 
 
 def _cluster(n_workers: int = 2) -> Any:
-    # Saturation 1.0: a worker holds no more tasks than it has threads, so "a worker has
-    # it" (what cancel() asks the scheduler) means "it runs" (the default 1.1 may hand a
-    # one-thread worker a second task to queue).
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+    # No queuing on the scheduler: every task goes to a worker at once, busy or not, so
+    # the cancel tests meet the harder case every time: a task a worker holds but has not
+    # started, which cancel() must still cancel (Dask's own default queues some tasks on
+    # the scheduler and hands out others, depending on timing).
+    with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
         return _start_cluster(n_workers)
 
 
@@ -106,6 +108,26 @@ class Gate:
 
     def open(self) -> None:
         self.open_event.set()
+
+
+def _scheduler_state(key: str, dask_scheduler: Any = None) -> str | None:
+    task = dask_scheduler.tasks.get(key)
+    return None if task is None else str(task.state)
+
+
+def wait_assigned(client: Any, *pending: futures.Future[Any]) -> None:
+    """Return once the scheduler has handed each call of *pending* to a worker.
+
+    The client sends a submit on its batched stream, apart from the questions cancel()
+    asks, so a test of cancelling a held call first waits for the scheduler to say so.
+    Dask has no notification for it: the state is polled, with a deadline.
+    """
+    deadline = time.monotonic() + 60
+    for future in pending:
+        key = future._key  # type: ignore[attr-defined]
+        while client.run_on_scheduler(_scheduler_state, key) != "processing":
+            assert time.monotonic() < deadline, f"the scheduler never assigned {key}"
+            time.sleep(0.01)
 
 
 # ----------------------------------------------------------------------- basics
@@ -222,18 +244,15 @@ def test_asyncio_wrap_future_and_run_in_executor(executor: DistributedExecutor) 
 # -------------------------------------------------------------------- cancelling
 
 
-@pytest.mark.skip(
-    reason="racy (failed once in CI on 3.11): the scheduler may hand the third call to a "
-    "busy worker before cancel() asks, and a call a worker holds counts as running and is "
-    "not cancelled; needs a wait for the scheduler's 'queued' state first (issue 18, open)"
-)
 def test_cancel_pending_and_running(client: Any, executor: DistributedExecutor) -> None:
     gate = Gate(client)
-    # Both workers busy: the first two calls run, the third waits on the scheduler.
+    # Both workers busy: the first two calls run; the third waits, on the scheduler or on
+    # a busy worker (which has not started it, so it can still be cancelled).
     busy = [executor.submit(tasks.wait_for, gate.name, f"{gate.started_name}-{i}") for i in (0, 1)]
     for i in (0, 1):
         assert distributed.Event(f"{gate.started_name}-{i}", client=client).wait(60)
     queued = executor.submit(tasks.square, 3)
+    wait_assigned(client, queued)
     assert queued.cancel()
     assert queued.cancelled()
     assert not busy[0].cancel()
@@ -281,6 +300,7 @@ def test_shutdown_cancel_futures(client: Any) -> None:
     for i in (0, 1):
         assert distributed.Event(f"{gate.started_name}-{i}", client=client).wait(60)
     queued = [executor.submit(tasks.square, i) for i in range(3)]
+    wait_assigned(client, *queued)
     executor.shutdown(wait=False, cancel_futures=True)
     assert all(f.cancelled() for f in queued)
     with pytest.raises(RuntimeError, match="after shutdown"):

@@ -9,9 +9,10 @@ batch with one ``Client.gather`` and settles the treadle futures. Nothing else w
 ``concurrent.futures.wait`` see ordinary futures.
 
 Running or not: the client does not hear when a task starts on a worker, so a treadle
-future stays pending until its outcome arrives. ``cancel()`` asks the scheduler: a task
-already handed to a worker (state ``processing``, or done) counts as running and is not
-cancelled; any other is cancelled on the cluster.
+future stays pending until its outcome arrives. ``cancel()`` asks the cluster: a task a
+worker is executing (or one already done) counts as running and is not cancelled; any
+other, including one the scheduler has assigned to a busy worker that has not started it,
+is cancelled on the cluster.
 
 ``distributed`` is imported when an executor is made, never by ``import treadle.futures``.
 """
@@ -46,8 +47,12 @@ _MAP_BATCH = 5000
 # How long the scheduler's answer about which tasks started serves cancel() calls.
 _STATES_FRESH = 0.05
 
-# Scheduler task states in which a worker has the task, or had it: it counts as started.
-_STARTED_STATES = frozenset({"processing", "memory", "erred", "forgotten"})
+# Task states in which the call started: "executing" is a worker's (see started()), the
+# others the scheduler's for a finished task.
+_STARTED_STATES = frozenset({"executing", "memory", "erred", "forgotten"})
+
+# A worker's own task states for a call it has begun (or finished) running.
+_WORKER_STARTED = frozenset({"executing", "long-running", "memory", "error"})
 
 
 class BrokenCluster(BrokenExecutor):
@@ -133,6 +138,12 @@ def _task_states(keys: list[str], dask_scheduler: Any = None) -> list[str | None
         task = tasks.get(key)
         states.append(None if task is None else task.state)
     return states
+
+
+def _executing(keys: list[str], dask_worker: Any = None) -> list[str]:
+    """On a worker: the tasks of *keys* that it runs or ran (not merely holds)."""
+    tasks = dask_worker.state.tasks
+    return [key for key in keys if getattr(tasks.get(key), "state", None) in _WORKER_STARTED]
 
 
 # ----------------------------------------------------------- context variables
@@ -327,9 +338,27 @@ class _Bridge:
                 # The scheduler cannot say: the tasks may still be cancelled on the client.
                 return [False] * len(keys)
             known = dict(zip(ask, answers, strict=True))
+            self._split_processing(known)
             with self.cond:
                 self.states, self.states_at = known, _monotonic()
         return [known.get(key) in _STARTED_STATES for key in keys]
+
+    def _split_processing(self, known: dict[str, str | None]) -> None:
+        """Tell executing tasks from those a worker only holds, in *known* (in place).
+
+        The scheduler says ``processing`` as soon as it assigns a task to a worker, which
+        may still be busy with another: only the workers know whether it started.
+        """
+        held = [key for key, state in known.items() if state == "processing"]
+        if not held:
+            return
+        try:
+            answers = self.client.run(_executing, held)
+            running = {key for keys in answers.values() for key in keys}
+        except Exception:
+            running = set(held)  # the workers cannot say: count them as started
+        for key in held:
+            known[key] = "executing" if key in running else "assigned"
 
     def cancel_on_cluster(self, keys: list[str]) -> None:
         """Ask the scheduler to drop the tasks of *keys*, without waiting for it.
@@ -471,9 +500,9 @@ class DistributedExecutor(_base.Executor):
         # The scheduler's HTTP server listens even without a dashboard: a free port.
         cluster_kwargs.setdefault("dashboard_address", "127.0.0.1:0")
         cluster_kwargs.setdefault("processes", True)
-        # Saturation 1.0: a worker is handed no more tasks than it has threads, so the
-        # tasks cancel() finds on a worker are running ones (Dask's default, 1.1, may
-        # queue one more on a worker).
+        # Saturation 1.0: a worker is handed no more queued tasks than it has threads
+        # (Dask's default, 1.1, may give it one more), so more of the work stays on the
+        # scheduler, free for any worker that frees up.
         import dask  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - distributed's
 
         with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
