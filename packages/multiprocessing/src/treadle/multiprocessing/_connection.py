@@ -36,24 +36,6 @@ if TYPE_CHECKING:
     Address = str | bytes | tuple[str, int]
     _T = TypeVar("_T")
 
-__all__ = [
-    "BUFSIZE",
-    "CONNECTION_TIMEOUT",
-    "Client",
-    "Connection",
-    "ConnectionWrapper",
-    "Listener",
-    "Pipe",
-    "XmlClient",
-    "XmlListener",
-    "address_type",
-    "answer_challenge",
-    "arbitrary_address",
-    "default_family",
-    "deliver_challenge",
-    "families",
-    "wait",
-]
 
 #: The largest single read from a descriptor.
 BUFSIZE = 64 * 1024

@@ -23,24 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = [
-    "AuthenticationError",
-    "BaseContext",
-    "BufferTooShort",
-    "DefaultContext",
-    "ForkContext",
-    "ForkProcess",
-    "ForkServerContext",
-    "ForkServerProcess",
-    "Process",
-    "ProcessError",
-    "SpawnContext",
-    "SpawnProcess",
-    "TimeoutError",
-    "assert_spawning",
-    "get_spawning_popen",
-    "set_spawning_popen",
-]
 
 ProcessError = _errors.ProcessError
 BufferTooShort = _errors.BufferTooShort

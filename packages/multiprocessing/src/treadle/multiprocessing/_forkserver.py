@@ -45,20 +45,6 @@ from treadle.threading import Lock
 from . import _native, _services, _tracker
 from ._errors import AuthenticationError
 
-__all__ = [
-    "MAXFDS_TO_SEND",
-    "SIGNED_STRUCT",
-    "ForkServer",
-    "connect_to_new_process",
-    "ensure_running",
-    "get_inherited_fds",
-    "main",
-    "read_signed",
-    "set_forkserver_preload",
-    "set_preload",
-    "write_signed",
-]
-
 #: The most descriptors one request may carry (the payload pipe and tracker included).
 MAXFDS_TO_SEND = 256
 #: A pid or an exit code on the control socket.

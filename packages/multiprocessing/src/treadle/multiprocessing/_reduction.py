@@ -35,19 +35,6 @@ if TYPE_CHECKING:
         def detach(self) -> int: ...
 
 
-__all__ = [
-    "HAVE_SEND_HANDLE",
-    "AbstractReducer",
-    "DupFd",
-    "ForkingPickler",
-    "dump",
-    "recv_handle",
-    "recvfds",
-    "register",
-    "send_handle",
-    "sendfds",
-]
-
 #: Whether descriptors can be passed between processes (SCM_RIGHTS over unix sockets).
 HAVE_SEND_HANDLE = hasattr(socket, "SCM_RIGHTS") and hasattr(socket, "send_fds")
 

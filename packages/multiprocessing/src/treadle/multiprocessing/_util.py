@@ -24,33 +24,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
-__all__ = [
-    "DEBUG",
-    "DEFAULT_LOGGING_FORMAT",
-    "INFO",
-    "LOGGER_NAME",
-    "NOTSET",
-    "SUBDEBUG",
-    "SUBWARNING",
-    "WARNING",
-    "Finalize",
-    "abstract_sockets_supported",
-    "close_all_fds_except",
-    "close_fds",
-    "debug",
-    "get_logger",
-    "get_temp_dir",
-    "info",
-    "is_abstract_socket_namespace",
-    "is_exiting",
-    "log_to_stderr",
-    "register_after_fork",
-    "run_after_forkers",
-    "spawnv_passfds",
-    "sub_debug",
-    "sub_warning",
-    "warn",
-]
 
 NOTSET = 0
 SUBDEBUG = 5

@@ -6,6 +6,7 @@ speaking the stdlib's wire format and HMAC handshake (:func:`deliver_challenge`,
 """
 
 from . import _auth
+from ._auth import answer_challenge, deliver_challenge
 from ._connection import (
     BUFSIZE,
     CONNECTION_TIMEOUT,
@@ -17,10 +18,8 @@ from ._connection import (
     XmlClient,
     XmlListener,
     address_type,
-    answer_challenge,
     arbitrary_address,
     default_family,
-    deliver_challenge,
     families,
     wait,
 )
