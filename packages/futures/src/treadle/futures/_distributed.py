@@ -35,6 +35,7 @@ from treadle.thread_core.support import check_timeout
 from . import _base
 from ._base import BrokenExecutor, Future, TimeoutError
 from ._picklecheck import describe_unpicklable
+from ._thread import _check_flag, _check_max_pending  # the executors' shared checks
 
 __all__ = ["BrokenCluster", "DistributedExecutor"]
 
@@ -400,22 +401,6 @@ class _Bridge:
 
 
 # --------------------------------------------------------------------- the executor
-
-
-def _check_max_pending(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"'max_pending' must be an integer or None, not {type(value).__name__}")
-    if value <= 0:
-        raise ValueError("'max_pending' must be a positive integer")
-    return value
-
-
-def _check_flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name!r} must be True or False, not {type(value).__name__}")
-    return value
 
 
 class DistributedExecutor(_base.Executor):
