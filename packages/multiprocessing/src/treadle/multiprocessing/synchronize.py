@@ -21,12 +21,15 @@ from ._synchronize import (  # noqa: F401 - the stdlib's module-level names
     SemLock,
 )
 
+# The stdlib's __all__ lacks Barrier and SemLock; both are public classes here.
 __all__ = [
+    "Barrier",
     "BoundedSemaphore",
     "Condition",
     "Event",
     "Lock",
     "RLock",
+    "SemLock",
     "Semaphore",
 ]
 
