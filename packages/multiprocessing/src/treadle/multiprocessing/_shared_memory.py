@@ -228,12 +228,16 @@ class SharedMemory:
 
         BufferError if views of :attr:`buf` (slices, ctypes objects) are still alive.
         """
-        if self._buf is not None:
-            self._buf.release()  # BufferError while views of it live: nothing changed yet
-        mapping, fd = self._mmap, self._fd
-        self._buf, self._mmap, self._fd = None, None, -1
+        view, mapping = self._buf, self._mmap
+        if view is not None:
+            view.release()
+        self._buf = None
         if mapping is not None:
+            # BufferError while slices of buf (or ctypes objects over it) are alive: the
+            # mapping and the descriptor stay, for a later close() to end.
             mapping.close()
+        self._mmap = None
+        fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
 
