@@ -160,7 +160,7 @@ class SemLock:
         return bool(self._semlock._is_zero())
 
     def __enter__(self) -> bool:
-        return bool(self._semlock.__enter__())
+        return self._semlock.__enter__()  # type: ignore[no-any-return]
 
     def __exit__(self, *exc_info: object) -> None:
         self._semlock.__exit__(*exc_info)
@@ -298,7 +298,7 @@ class Condition:
         self._lock.release()
 
     def __enter__(self) -> bool:
-        return bool(self._lock.__enter__())
+        return self._lock.__enter__()  # type: ignore[no-any-return]
 
     def __exit__(self, *exc_info: object) -> None:
         self._lock.__exit__(*exc_info)
@@ -372,7 +372,8 @@ class Condition:
 
     def notify(self, n: int = 1) -> None:
         """Wake at most *n* of the processes or threads waiting on this condition."""
-        self._held_depth("lock is not owned")
+        if not self._lock._semlock._is_mine():
+            raise AssertionError("lock is not owned")
         self._forget_departed()
         woken = self._wake(n)
         if woken:
@@ -411,6 +412,13 @@ class Event:
         self._cond: Condition = ctx.Condition(ctx.Lock())
         # Count 1 when set, 0 when clear; changed only under the condition's lock.
         self._flag: Semaphore = ctx.Semaphore(0)
+        self._wire()
+
+    def _wire(self) -> None:
+        # The C objects themselves: `with` on the C lock skips two Python layers, and
+        # the flag is read with one C call.
+        self._guard: Any = self._cond._lock._semlock
+        self._bit: Any = self._flag._semlock
 
     def __getstate__(self) -> tuple[Condition, Semaphore]:
         _context.assert_spawning(self)
@@ -418,39 +426,34 @@ class Event:
 
     def __setstate__(self, state: tuple[Condition, Semaphore]) -> None:
         self._cond, self._flag = state
-
-    def _peek(self) -> bool:
-        # Taking the token and giving it back reads the flag without sem_getvalue,
-        # which some platforms lack.
-        if self._flag.acquire(False):
-            self._flag.release()
-            return True
-        return False
+        self._wire()
 
     def is_set(self) -> bool:
         """Return True if the flag is set."""
-        with self._cond:
-            return self._peek()
+        with self._guard:
+            return not self._bit._is_zero()
 
     def set(self) -> None:
         """Set the flag and wake every waiter."""
-        with self._cond:
-            if not self._peek():
-                self._flag.release()
+        with self._guard:
+            if self._bit._is_zero():
+                self._bit.release()
             self._cond.notify_all()
 
     def clear(self) -> None:
         """Clear the flag."""
-        with self._cond:
-            self._flag.acquire(False)
+        with self._guard:
+            self._bit.acquire(False)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the flag is set or *timeout* passes; return the flag."""
-        cond = self._cond
-        with cond:
-            # One wait, then the flag as it is: set and cleared again meanwhile reads
-            # as False, as in the stdlib.
-            return self._peek() or ((cond.wait(timeout) or True) and self._peek())
+        with self._guard:
+            if not self._bit._is_zero():
+                return True
+            # One wait, then the flag as it is now (set and cleared again meanwhile
+            # reads as False, as in the stdlib).
+            self._cond.wait(timeout)
+            return not self._bit._is_zero()
 
     def __repr__(self) -> str:
         state = "set" if self.is_set() else "unset"
