@@ -25,7 +25,7 @@ import os
 import sys
 import threading
 
-from . import _connection, _process
+from . import _auth, _connection, _process
 from ._context import get_spawning_popen
 from ._errors import ProcessError
 from ._util import Finalize, info, register_after_fork
@@ -34,7 +34,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from types import TracebackType
-    from typing import Any, ClassVar
+    from typing import Any, ClassVar, TypeVar
+
+    _M = TypeVar("_M", bound="BaseManager")
 
 __all__ = [
     "AutoProxy",
@@ -288,8 +290,8 @@ class Server:
     def handle_request(self, conn: Any) -> None:
         """Authenticate one new connection and answer its request."""
         try:
-            _connection.deliver_challenge(conn, self.authkey)
-            _connection.answer_challenge(conn, self.authkey)
+            _auth.deliver_challenge(conn, self.authkey)
+            _auth.answer_challenge(conn, self.authkey)
         except Exception as exc:
             info("manager refused a connection: %s", exc)
             conn.close()
@@ -685,7 +687,7 @@ class BaseManager:
     def _number_of_objects(self) -> int:
         return int(_one_request(self._Client, self._address, self._authkey, "number_of_objects"))
 
-    def __enter__(self) -> BaseManager:
+    def __enter__(self: _M) -> _M:
         if self._state.value == State.INITIAL:
             self.start()
         if self._state.value != State.STARTED:
@@ -1045,3 +1047,13 @@ def AutoProxy(  # noqa: PLR0917 - the stdlib's signature
     )
     proxy._isauto = True
     return proxy
+
+
+def __getattr__(name: str) -> Any:
+    # The context's Manager() imports SyncManager from here; it lives in _managers_sync
+    # (which imports this module), so it is looked up on first use.
+    if name in ("SyncManager", "SharedMemoryManager"):
+        from . import _managers_sync
+
+        return getattr(_managers_sync, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
