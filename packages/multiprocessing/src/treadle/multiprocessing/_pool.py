@@ -1070,10 +1070,15 @@ class _ProcessCore(_CoreBase):
     # Requests from other threads ---------------------------------------------------
 
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass  # already woken: the pipe is full of wake-ups
+        # Under the lock: once the dispatcher has ended, the pipe is closed (and its
+        # descriptor numbers may already belong to someone else).
+        with self._lock:
+            if self._wake_w < 0:
+                return
+            try:
+                os.write(self._wake_w, b"\0")
+            except BlockingIOError:
+                pass  # already woken: the pipe is full of wake-ups
 
     def _enqueue(self, tasks: list[tuple[Any, ...]]) -> None:
         self._pending.extend(tasks)
@@ -1111,8 +1116,10 @@ class _ProcessCore(_CoreBase):
         self._wake()  # the dispatcher may now find the closed pool idle
 
     def _close_wake(self) -> None:
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        with self._lock:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
     # The dispatcher thread -----------------------------------------------------------
 
