@@ -9,6 +9,7 @@ sending it through a pipe or queue later is refused with the stdlib's ``RuntimeE
 from __future__ import annotations
 
 import ctypes
+import operator
 import weakref
 
 from . import _context, _heap
@@ -186,14 +187,8 @@ class SynchronizedBase:
         """Wrap *obj* with *lock* (a new recursive lock of *ctx* if none is given)."""
         self._obj = obj
         self._lock = lock if lock is not None else _lock_for(True, ctx)
-
-    def acquire(self, *args: Any, **kwargs: Any) -> Any:
-        """Take the lock (the lock's own ``acquire`` arguments)."""
-        return self._lock.acquire(*args, **kwargs)
-
-    def release(self) -> None:
-        """Release the lock."""
-        self._lock.release()
+        # The lock's own bound methods: the properties' hot path calls them directly.
+        self.acquire, self.release = self._lock.acquire, self._lock.release
 
     def __enter__(self) -> Any:
         return self._lock.__enter__()
@@ -219,14 +214,21 @@ class SynchronizedBase:
 
 def make_property(name: str) -> property:
     """Return a property that gets and sets the wrapped object's *name* under the lock."""
+    fetch = operator.attrgetter(name)
 
     def read(self: SynchronizedBase) -> Any:
-        with self._lock:
-            return getattr(self._obj, name)
+        self.acquire()
+        try:
+            return fetch(self._obj)
+        finally:
+            self.release()
 
     def write(self: SynchronizedBase, value: Any) -> None:
-        with self._lock:
+        self.acquire()
+        try:
             setattr(self._obj, name, value)
+        finally:
+            self.release()
 
     return property(read, write, doc=f"The wrapped object's {name}, under the lock.")
 
