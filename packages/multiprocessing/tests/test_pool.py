@@ -17,8 +17,11 @@ from typing import Any
 import _pool_targets as targets  # type: ignore[import-not-found,unused-ignore]
 import pytest
 
+import treadle.queue
+from pytest_treadle import check_public_surface
 from treadle import multiprocessing
 from treadle.multiprocessing import _native
+from treadle.multiprocessing import pool as pool_module
 from treadle.multiprocessing.pool import Pool, ThreadPool, WorkerLostError
 
 START_METHODS = ("forkserver", "spawn", "fork")
@@ -311,3 +314,33 @@ def test_thread_pool_maxtasksperchild_and_close() -> None:
     pool.close()
     pool.join()
     assert len(names) == 4
+
+
+# ---------------------------------------------------------------------------------------
+# The module's other public names.
+
+
+def test_surface() -> None:
+    extras = ["WorkerLostError"]
+    assert check_public_surface(pool_module, "multiprocessing.pool", extras=extras) == []
+    assert pool_module.AsyncResult is pool_module.ApplyResult
+    assert pool_module.ApplyResult.__class_getitem__(int).__origin__ is pool_module.ApplyResult
+
+
+def test_queue_worker_and_helpers() -> None:
+    assert pool_module.mapstar((abs, [-1, -2])) == [1, 2]
+    assert pool_module.starmapstar((targets.add, [(1, 2), (3, 4)])) == [3, 7]
+    inbox: treadle.queue.SimpleQueue[Any] = treadle.queue.SimpleQueue()
+    outbox: treadle.queue.SimpleQueue[Any] = treadle.queue.SimpleQueue()
+    inbox.put((1, 0, targets.add, (1, 2), {}))
+    inbox.put((1, 1, targets.fail_on, (3,), {}))
+    inbox.put(None)
+    pool_module.worker(inbox, outbox, targets.remember, ("init",), wrap_exception=True)
+    assert outbox.get() == (1, 0, (True, 3))
+    job, index, (ok, error) = outbox.get()
+    assert (job, index, ok) == (1, 1, False)
+    rebuilt = pickle.loads(pickle.dumps(error))
+    assert isinstance(rebuilt, ValueError)
+    assert "fail_on" in str(rebuilt.__cause__)
+    with pytest.raises(AssertionError, match="Maxtasks"):
+        pool_module.worker(inbox, outbox, maxtasks=0)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApplyResult",
     "AsyncResult",
+    "ExceptionWithTraceback",
     "IMapIterator",
     "IMapUnorderedIterator",
     "MapResult",
@@ -56,6 +57,10 @@ __all__ = [
     "RemoteTraceback",
     "ThreadPool",
     "WorkerLostError",
+    "mapstar",
+    "rebuild_exc",
+    "starmapstar",
+    "worker",
 ]
 
 # Kinds of task: one call, a chunk of map(), a chunk of starmap().
@@ -119,6 +124,81 @@ class MaybeEncodingError(Exception):
 def _with_remote_traceback(exc: BaseException, tb: str) -> BaseException:
     exc.__cause__ = RemoteTraceback(f'\n"""\n{tb}"""')
     return exc
+
+
+def rebuild_exc(exc: BaseException, tb: str) -> BaseException:
+    """Return *exc* with the worker's formatted traceback *tb* as its ``__cause__``."""
+    return _with_remote_traceback(exc, tb)
+
+
+class ExceptionWithTraceback:
+    """An exception that unpickles as itself, caused by a :class:`RemoteTraceback`.
+
+    ``ExceptionWithTraceback(exc, tb)`` with *tb* a traceback object (or None): what a
+    worker sends back so the parent sees where the error was raised.
+    """
+
+    def __init__(self, exc: BaseException, tb: types.TracebackType | None) -> None:
+        import traceback
+
+        self.exc = exc
+        self.tb = "".join(traceback.format_exception(type(exc), exc, tb))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return rebuild_exc, (self.exc, self.tb)
+
+
+def mapstar(args: tuple[Callable[[Any], Any], Iterable[Any]]) -> list[Any]:
+    """Return ``list(map(func, items))`` for ``args == (func, items)``."""
+    func, items = args
+    return [func(item) for item in items]
+
+
+def starmapstar(args: tuple[Callable[..., Any], Iterable[Iterable[Any]]]) -> list[Any]:
+    """Return ``[func(*each) for each in items]`` for ``args == (func, items)``."""
+    func, items = args
+    return [func(*each) for each in items]
+
+
+def worker(  # noqa: PLR0917 - the stdlib's signature
+    inqueue: Any,
+    outqueue: Any,
+    initializer: Callable[..., object] | None = None,
+    initargs: Iterable[Any] = (),
+    maxtasks: int | None = None,
+    wrap_exception: bool = False,
+) -> None:
+    """Run tasks from a queue: a worker loop for pools built on queues.
+
+    Each task from ``inqueue.get()`` is ``(job, index, func, args, kwds)`` and its
+    outcome goes to ``outqueue.put((job, index, (ok, value)))``; None (or the end of
+    the queue) stops the loop, as do *maxtasks* tasks. With *wrap_exception*, errors
+    travel as :class:`ExceptionWithTraceback`.
+    """
+    if maxtasks is not None and (not isinstance(maxtasks, int) or maxtasks < 1):
+        raise AssertionError(f"Maxtasks {maxtasks!r} is not valid")
+    if initializer is not None:
+        initializer(*initargs)
+    done = 0
+    while maxtasks is None or done < maxtasks:
+        try:
+            task = inqueue.get()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        job, index, func, args, kwds = task
+        try:
+            outcome: tuple[bool, Any] = (True, func(*args, **kwds))
+        except Exception as exc:
+            error: Any = ExceptionWithTraceback(exc, exc.__traceback__) if wrap_exception else exc
+            outcome = (False, error)
+        try:
+            outqueue.put((job, index, outcome))
+        except Exception as exc:
+            shown = outcome[1]
+            outqueue.put((job, index, (False, MaybeEncodingError(exc, shown))))
+        done += 1
 
 
 # ---------------------------------------------------------------------------------------

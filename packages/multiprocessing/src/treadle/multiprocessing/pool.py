@@ -13,6 +13,7 @@ from . import _native
 from ._pool import (
     ApplyResult,
     AsyncResult,
+    ExceptionWithTraceback,
     IMapIterator,
     IMapUnorderedIterator,
     MapResult,
@@ -21,22 +22,30 @@ from ._pool import (
     RemoteTraceback,
     ThreadPool,
     WorkerLostError,
+    mapstar,
+    rebuild_exc,
+    starmapstar,
+    worker,
 )
 
-__all__ = ["Pool", "ThreadPool", "WorkerLostError"]
-
-# Not in the stdlib's __all__ either, but importable from it under these names.
-_EXTRA = (
-    ApplyResult,
-    AsyncResult,
-    IMapIterator,
-    IMapUnorderedIterator,
-    MapResult,
-    MaybeEncodingError,
-    RemoteTraceback,
-)
+# 3.14's public names (its own __all__ lists only Pool and ThreadPool) and treadle's
+# WorkerLostError.
+__all__ = [
+    "ApplyResult",
+    "AsyncResult",
+    "ExceptionWithTraceback",
+    "IMapIterator",
+    "IMapUnorderedIterator",
+    "MapResult",
+    "MaybeEncodingError",
+    "Pool",
+    "RemoteTraceback",
+    "ThreadPool",
+    "WorkerLostError",
+    "mapstar",
+    "rebuild_exc",
+    "starmapstar",
+    "worker",
+]
 
 _native.publish(globals())
-for _cls in _EXTRA:
-    _cls.__module__ = __name__
-del _cls

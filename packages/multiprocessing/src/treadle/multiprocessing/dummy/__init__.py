@@ -28,23 +28,30 @@ from .._pool import DummyProcess as DummyProcess
 from . import connection
 from .connection import Pipe
 
+# 3.14's public names (its __all__ leaves out Array, DummyProcess, Namespace, Value
+# and shutdown, which it offers all the same).
 __all__ = [
+    "Array",
     "Barrier",
     "BoundedSemaphore",
     "Condition",
+    "DummyProcess",
     "Event",
     "JoinableQueue",
     "Lock",
     "Manager",
+    "Namespace",
     "Pipe",
     "Pool",
     "Process",
     "Queue",
     "RLock",
     "Semaphore",
+    "Value",
     "active_children",
     "current_process",
     "freeze_support",
+    "shutdown",
 ]
 
 #: The stdlib's aliases: a dummy process is a thread, a joinable queue a plain queue.
@@ -75,5 +82,8 @@ def Pool(
     return ThreadPool(processes, initializer, initargs)  # type: ignore[arg-type]
 
 
-_EXTRAS = (Array, Namespace, Value, connection, shutdown)
 _native.publish(globals())
+for _obj in (Array, Namespace, Value, dummy_active_children):
+    _obj.__module__ = __name__
+del _obj
+connection = connection  # noqa: PLW0127 - the submodule, an attribute as in the stdlib

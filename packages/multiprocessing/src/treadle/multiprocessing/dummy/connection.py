@@ -7,14 +7,18 @@ queue that :func:`Client` hands its connection request to.
 
 from __future__ import annotations
 
-from .. import _native
 from .._pool import DummyClient as Client
 from .._pool import DummyConnection as Connection
 from .._pool import DummyListener as Listener
 from .._pool import DummyPipe as Pipe
 
+__all__ = ["Client", "Connection", "Listener", "Pipe"]
+
+# The one family these connections have (the stdlib's attribute, outside its __all__).
 families = ["dummy"]
 
-__all__ = ["Client", "Connection", "Listener", "Pipe", "families"]
-
-_native.publish(globals())
+for _name in __all__:
+    _obj = globals()[_name]
+    _obj.__module__ = __name__
+    _obj.__name__ = _obj.__qualname__ = _name
+del _name, _obj
