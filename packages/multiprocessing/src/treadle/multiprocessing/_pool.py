@@ -1226,9 +1226,9 @@ class _ProcessCore(_CoreBase):
             self._sleeping = False
             for fd, mask in events:
                 if fd == self._wake_r:
+                    # One read takes them all (anything left just wakes the next poll).
                     try:
-                        while os.read(self._wake_r, 4096):
-                            pass
+                        os.read(self._wake_r, 4096)
                     except BlockingIOError:
                         pass
                     continue
