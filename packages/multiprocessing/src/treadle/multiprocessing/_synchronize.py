@@ -318,6 +318,20 @@ class Condition:
             waiting = "unknown"
         return f"<{type(self).__name__}({self._lock}, {waiting})>"
 
+    # The stdlib's private names of the three semaphores, which CPython's tests read to
+    # check that no waiter is left counted.
+    @property
+    def _sleeping_count(self) -> Semaphore:
+        return self._sleepers
+
+    @property
+    def _woken_count(self) -> Semaphore:
+        return self._leavers
+
+    @property
+    def _wait_semaphore(self) -> Semaphore:
+        return self._wakeups
+
     def _held_depth(self, message: str) -> int:
         semlock = self._lock._semlock
         if not semlock._is_mine():
