@@ -168,6 +168,57 @@ def _portable_error(exc: BaseException) -> BaseException:
     return exc
 
 
+def _dumps(obj: object) -> Any:
+    from ._reduction import ForkingPickler
+
+    return ForkingPickler.dumps(obj)
+
+
+def _peer_loads(data: bytes) -> Any:
+    # A stdlib client pickles its proxies (an argument of a call: a proxy put in a
+    # shared list) by the stdlib's names. In this server they must become treadle's
+    # proxies, which know that their referent lives here: the names are mapped.
+    import pickle
+
+    if b"multiprocessing." not in data:
+        return pickle.loads(data)
+    import io
+
+    return _TwinUnpickler(io.BytesIO(data)).load()
+
+
+def _twin_finder() -> type:
+    import pickle
+
+    class TwinUnpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module.partition(".")[0] == "multiprocessing":
+                import importlib
+
+                try:
+                    twin = getattr(importlib.import_module(f"treadle.{module}"), name, None)
+                except ImportError:
+                    twin = None
+                if twin is not None:
+                    return twin
+            return super().find_class(module, name)
+
+    return TwinUnpickler
+
+
+class _LazyUnpickler:
+    # The pickle module is not imported by spawned children that never serve.
+    cls: type | None = None
+
+    def __call__(self, file: Any) -> Any:
+        if self.cls is None:
+            self.cls = _twin_finder()
+        return self.cls(file)
+
+
+_TwinUnpickler = _LazyUnpickler()
+
+
 def _traceback_text() -> str:
     import traceback
 
@@ -285,7 +336,7 @@ class Server:
             return _connection.ConnectionWrapper(
                 conn, _connection._xml_dumps, _connection._xml_loads
             )
-        return conn
+        return _connection.ConnectionWrapper(conn, _dumps, _peer_loads)
 
     def handle_request(self, conn: Any) -> None:
         """Authenticate one new connection and answer its request."""
