@@ -83,3 +83,13 @@ def echo_value(conn: Any, sem: Any) -> None:
     """Send *sem*'s value (only runs if the semaphore reached the child)."""
     conn.send(sem.get_value())
     conn.close()
+
+
+def pass_on(sem: Any, method: str) -> None:
+    """Hand *sem* (received from the parent) on to a child of this child, which releases it."""
+    from treadle import multiprocessing
+
+    grandchild = multiprocessing.get_context(method).Process(target=count_round, args=(sem,))
+    grandchild.start()
+    grandchild.join()
+    raise SystemExit(grandchild.exitcode)

@@ -458,6 +458,17 @@ def test_barrier_across_three_processes() -> None:
     assert [child.exitcode for child in children] == [0, 0]
 
 
+def test_received_semaphore_goes_on_to_a_grandchild() -> None:
+    # What a child received may be sent again from there (gh-108520).
+    ctx = multiprocessing.get_context("forkserver")
+    sem = ctx.Semaphore(0)
+    child = ctx.Process(target=targets.pass_on, args=(sem, "forkserver"))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert sem.get_value() == 1
+
+
 def test_lock_held_by_a_killed_child_stays_held() -> None:
     """A SIGKILLed holder cannot give its lock back: the others' timed acquire fails.
 
