@@ -25,7 +25,7 @@ import os
 import sys
 import threading
 
-from . import _auth, _connection, _process
+from . import _auth, _connection, _process, _reduction
 from ._context import get_spawning_popen
 from ._errors import ProcessError
 from ._util import Finalize, info, register_after_fork
@@ -168,20 +168,26 @@ def _portable_error(exc: BaseException) -> BaseException:
     return exc
 
 
-def _dumps(obj: object) -> Any:
-    from ._reduction import ForkingPickler
+class _PickleChannel:
+    """A server's end of a pickle connection: requests are read by :func:`_peer_loads`."""
 
-    return ForkingPickler.dumps(obj)
+    __slots__ = ("close", "recv_bytes", "send")
+
+    def __init__(self, conn: Any) -> None:
+        self.send = conn.send
+        self.recv_bytes = conn.recv_bytes
+        self.close = conn.close
+
+    def recv(self) -> Any:
+        return _peer_loads(self.recv_bytes())
 
 
 def _peer_loads(data: bytes) -> Any:
     # A stdlib client pickles its proxies (an argument of a call: a proxy put in a
     # shared list) by the stdlib's names. In this server they must become treadle's
     # proxies, which know that their referent lives here: the names are mapped.
-    import pickle
-
     if b"multiprocessing." not in data:
-        return pickle.loads(data)
+        return _reduction.ForkingPickler.loads(data)
     import io
 
     return _TwinUnpickler(io.BytesIO(data)).load()
@@ -336,7 +342,7 @@ class Server:
             return _connection.ConnectionWrapper(
                 conn, _connection._xml_dumps, _connection._xml_loads
             )
-        return _connection.ConnectionWrapper(conn, _dumps, _peer_loads)
+        return _PickleChannel(conn)
 
     def handle_request(self, conn: Any) -> None:
         """Authenticate one new connection and answer its request."""
@@ -377,8 +383,8 @@ class Server:
             channel.send(("#UNSERIALIZABLE", _traceback_text()))
 
     def _lookup(self, ident: str) -> _Served:
-        with self.mutex:
-            found = self.objects.get(ident) or self.local_objects.get(ident)
+        # A dict lookup is atomic: the hot path of every call takes no lock.
+        found = self.objects.get(ident) or self.local_objects.get(ident)
         if found is None:
             raise KeyError(ident)
         return found
@@ -865,9 +871,6 @@ class _Channels:
             self.lock = threading.Lock()
         return self
 
-    def connection(self) -> Any:
-        return getattr(self.fresh().local, "connection", None)
-
 
 _proxy_channels: dict[Any, _Channels] = {}
 _channels_lock = threading.Lock()
@@ -936,13 +939,18 @@ class BaseProxy:
         except BaseException:
             conn.close()
             raise
-        self._channels.local.connection = conn
+        self._channels.fresh().local.connection = conn
         return conn
 
     def _callmethod(self, methodname: str, args: Sequence[Any] = (), kwds: Any = None) -> Any:
         """Call *methodname* of the referent with *args*/*kwds* and return the result."""
-        conn = self._channels.connection() or self._connect()
-        conn.send((self._id, methodname, tuple(args), {} if kwds is None else dict(kwds)))
+        channels = self._channels
+        conn = None
+        if channels.pid == os.getpid():
+            conn = getattr(channels.local, "connection", None)
+        if conn is None:
+            conn = self._connect()
+        conn.send((self._id, methodname, tuple(args), {} if kwds is None else kwds))
         kind, result = conn.recv()
         if kind == "#RETURN":
             return result
