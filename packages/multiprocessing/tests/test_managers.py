@@ -332,3 +332,18 @@ def test_pool_proxy(manager: managers.SyncManager) -> None:
         assert pool.apply_async(targets.square, (4,)).get(timeout=30) == 16
         assert list(pool.imap(targets.square, range(3))) == [0, 1, 4]
         assert pool.map(targets.square, [5]) == [25]
+
+
+def test_context_manager_method_in_fresh_interpreter(python_snippet: Any) -> None:
+    # Only the context's Manager() imported: the registry's proxy types must still
+    # pickle by reference for a spawned server.
+    done = python_snippet(
+        """
+        from treadle import multiprocessing
+        if __name__ == "__main__":
+            with multiprocessing.get_context("spawn").Manager() as manager:
+                print(manager.Array("i", [1, 2])[1], manager.list([3])[0])
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "3"]

@@ -1063,17 +1063,26 @@ def _method_caller(name: str) -> Callable[..., Any]:
     return call
 
 
-_proxy_types: dict[tuple[str, tuple[str, ...]], type[BaseProxy]] = {}
+_proxy_types: dict[tuple[str, tuple[str, ...], str], type[BaseProxy]] = {}
 
 
 def MakeProxyType(name: str, exposed: Iterable[str], _cache: Any = None) -> type[BaseProxy]:
-    """Return a proxy class named *name* whose methods call the *exposed* ones."""
+    """Return a proxy class named *name* whose methods call the *exposed* ones.
+
+    The class reports the caller's module, so that one bound to the same name there
+    is pickled by reference (a registered proxy type goes to the server's process).
+    """
+    from . import _native
+
     names = tuple(exposed)
-    key = (name, names)
+    frame = _native.caller_frame(1)
+    home = frame.f_globals.get("__name__", __name__) if frame is not None else __name__
+    key = (name, names, home)
     found = _proxy_types.get(key)
     if found is None:
         namespace: dict[str, Any] = {name_: _method_caller(name_) for name_ in names}
         namespace["_exposed_"] = names
+        namespace["__module__"] = home
         found = _proxy_types[key] = type(name, (BaseProxy,), namespace)
     return found
 
