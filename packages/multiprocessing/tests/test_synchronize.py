@@ -175,6 +175,9 @@ class TestSemaphore:
             assert sem.get_value() == 2
         assert SPAWN.Semaphore().get_value() == 1
         assert SPAWN.Semaphore(0).locked()
+        # What the C semaphore takes: anything with __index__, a bool included.
+        assert SPAWN.Semaphore(True).get_value() == 1
+        assert SPAWN.BoundedSemaphore(True).get_value() == 1
 
     def test_bounded(self) -> None:
         sem = SPAWN.BoundedSemaphore(2)

@@ -22,6 +22,7 @@ recover it from): the others see ``acquire(timeout=...)`` return False.
 
 from __future__ import annotations
 
+import operator
 import os
 
 from . import _context, _native, _tracker, _util
@@ -85,14 +86,21 @@ def _reinit_after_fork(obj: SemLock) -> None:
     obj._semlock._after_fork()
 
 
+def _as_int(value: object, what: str) -> int:
+    # What the C semaphore accepts: an int or anything with __index__ (bool included).
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}") from None
+
+
 def _check_count(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an integer, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{what} must be >= 0, got {value}")
-    if value > SEM_VALUE_MAX:
-        raise ValueError(f"{what} must be <= SEM_VALUE_MAX ({SEM_VALUE_MAX}), got {value}")
-    return value
+    count = _as_int(value, what)
+    if count < 0:
+        raise ValueError(f"{what} must be >= 0, got {count}")
+    if count > SEM_VALUE_MAX:
+        raise ValueError(f"{what} must be <= SEM_VALUE_MAX ({SEM_VALUE_MAX}), got {count}")
+    return count
 
 
 def _this_thread_label() -> str:
@@ -182,8 +190,8 @@ class Semaphore(SemLock):
     """A counting semaphore shared between processes, starting at *value*."""
 
     def __init__(self, value: int = 1, *, ctx: Any) -> None:
-        _check_count(value, "value")
-        super().__init__(SEMAPHORE, value, SEM_VALUE_MAX, ctx=ctx)
+        count = _check_count(value, "value")
+        super().__init__(SEMAPHORE, count, SEM_VALUE_MAX, ctx=ctx)
 
     def get_value(self) -> int:
         """Return the current count (NotImplementedError where ``sem_getvalue`` is missing)."""
@@ -203,8 +211,8 @@ class BoundedSemaphore(Semaphore):
     """A semaphore whose ``release`` raises ValueError rather than go above *value*."""
 
     def __init__(self, value: int = 1, *, ctx: Any) -> None:
-        _check_count(value, "value")
-        SemLock.__init__(self, SEMAPHORE, value, value, ctx=ctx)
+        count = _check_count(value, "value")
+        SemLock.__init__(self, SEMAPHORE, count, count, ctx=ctx)
 
     def __repr__(self) -> str:
         limit = self._semlock.maxvalue
@@ -532,8 +540,7 @@ class Barrier:
         *,
         ctx: Any,
     ) -> None:
-        if isinstance(parties, bool) or not isinstance(parties, int):
-            raise TypeError(f"parties must be an integer, not {type(parties).__name__}")
+        parties = _as_int(parties, "parties")
         if parties < 1:
             raise ValueError(f"parties must be >= 1, got {parties}")
         if action is not None and not callable(action):
