@@ -22,8 +22,25 @@ from treadle.multiprocessing.shared_memory import ShareableList, SharedMemory
 SHM = Path("/dev/shm")
 
 
-def _segments() -> set[str]:
-    return set(os.listdir(SHM))
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the segments the test creates without a name of its own.
+
+    (/dev/shm is shared with every other program: the test checks its own names only.)
+    """
+    names: list[str] = []
+    original = _shared_memory._make_filename
+
+    def recording() -> str:
+        names.append(original())
+        return names[-1]
+
+    monkeypatch.setattr(shared_memory, "_make_filename", recording)
+    return names
+
+
+def _none_left(names: list[str]) -> bool:
+    return not any((SHM / name.lstrip("/")).exists() for name in names)
 
 
 def _unique(prefix: str) -> str:
@@ -33,8 +50,7 @@ def _unique(prefix: str) -> str:
 # SharedMemory -------------------------------------------------------------------------
 
 
-def test_create_attach_close_unlink() -> None:
-    before = _segments()
+def test_create_attach_close_unlink(made: list[str]) -> None:
     segment = SharedMemory(create=True, size=1000)
     try:
         assert segment.size == 1000
@@ -58,7 +74,8 @@ def test_create_attach_close_unlink() -> None:
     finally:
         segment.close()
         segment.unlink()
-    assert _segments() == before
+    assert len(made) == 1
+    assert _none_left(made)
     with pytest.raises(FileNotFoundError):
         segment.unlink()  # a segment is removed once
 
@@ -78,8 +95,7 @@ def test_named_segment_and_existing_name() -> None:
         SharedMemory(name)
 
 
-def test_bad_arguments() -> None:
-    before = _segments()
+def test_bad_arguments(made: list[str]) -> None:
     with pytest.raises(ValueError, match="size"):
         SharedMemory(create=True, size=-2)
     with pytest.raises(ValueError, match="size"):
@@ -94,7 +110,7 @@ def test_bad_arguments() -> None:
         SharedMemory(create=True, size="10")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="name"):
         SharedMemory(12, create=True, size=10)  # type: ignore[arg-type]
-    assert _segments() == before
+    assert made == []  # refused before any segment was made
 
 
 def test_unlink_refuses_a_name_with_nul() -> None:
@@ -145,8 +161,7 @@ def test_name_maker_of_the_public_module_is_used(monkeypatch: pytest.MonkeyPatch
         taken.unlink()
 
 
-def test_full_dev_shm_is_an_oserror(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = _segments()
+def test_full_dev_shm_is_an_oserror(monkeypatch: pytest.MonkeyPatch, made: list[str]) -> None:
     calls: list[tuple[int, int]] = []
 
     def no_space(fd: int, offset: int, length: int) -> None:
@@ -158,7 +173,8 @@ def test_full_dev_shm_is_an_oserror(monkeypatch: pytest.MonkeyPatch) -> None:
         SharedMemory(create=True, size=1 << 20)
     assert caught.value.errno == errno.ENOSPC
     assert calls == [(0, 1 << 20)]
-    assert _segments() == before  # the segment was removed again
+    assert len(made) == 1
+    assert _none_left(made)  # the segment was removed again
     # reserve=False: no reservation, the segment is made.
     segment = SharedMemory(create=True, size=4096, reserve=False)
     assert len(calls) == 1
@@ -385,13 +401,17 @@ def test_shareable_list_strings_and_nuls() -> None:
         assert items[2] == "x"
         assert items[3] == b""
         assert items.format == "16s8s8s8s"
+        encoded = ShareableList(["encodés"])  # 7 characters, 8 bytes: 3.14 sizes it 8s
+        assert encoded.format == "8s"
+        assert encoded[0] == "encodés"
+        encoded.shm.close()
+        encoded.shm.unlink()
     finally:
         items.shm.close()
         items.shm.unlink()
 
 
-def test_shareable_list_bad_items_leave_no_segment() -> None:
-    before = _segments()
+def test_shareable_list_bad_items_leave_no_segment(made: list[str]) -> None:
     with pytest.raises(TypeError, match="ShareableList items"):
         ShareableList([1, [2]])
     with pytest.raises(TypeError, match="ShareableList items"):
@@ -400,7 +420,8 @@ def test_shareable_list_bad_items_leave_no_segment() -> None:
 
     with pytest.raises(struct.error):
         ShareableList([1 << 70])
-    assert _segments() == before
+    assert len(made) == 1  # made, then removed when the value did not fit
+    assert _none_left(made)
 
 
 def test_shareable_list_pickles_by_name(ctx: Any) -> None:

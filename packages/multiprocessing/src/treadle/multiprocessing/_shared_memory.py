@@ -299,6 +299,16 @@ def _describe(value: object) -> tuple[str, int, Any]:
     return fixed[0], fixed[1], (False if value is None else value)
 
 
+def _slot_size(value: str | bytes, packed: bytes) -> int:
+    # 3.14's size: the value's length (in characters, for a str) rounded up to whole
+    # words with a byte to spare. A str whose UTF-8 form is longer than that gets room
+    # for all of it, where 3.14 would cut it short.
+    size = _WORD * (len(value) // _WORD + 1)
+    if len(packed) > size:
+        size = -(-len(packed) // _WORD) * _WORD
+    return size
+
+
 class ShareableList:
     """A list of int, float, bool, str, bytes and None values in a shared segment.
 
@@ -323,12 +333,12 @@ class ShareableList:
                 struct.unpack_from("q" * (self._list_len + 1), self.shm.buf, _WORD)
             )
             return
-        items = [_describe(value) for value in (sequence if sequence is not None else ())]
+        values = list(sequence) if sequence is not None else []
+        items = [_describe(value) for value in values]
         formats: list[str] = []
         offsets = [0]
-        for kind, _code, packed in items:
-            # A str or bytes slot keeps one spare byte at least: NUL padding ends a value.
-            fmt = f"{_WORD * (len(packed) // _WORD + 1)}s" if kind == "s" else kind
+        for value, (kind, _code, packed) in zip(values, items, strict=True):
+            fmt = f"{_slot_size(value, packed)}s" if kind == "s" else kind
             formats.append(fmt)
             offsets.append(offsets[-1] + (int(fmt[:-1]) if fmt[-1] == "s" else _WORD))
         count = len(items)
