@@ -126,13 +126,12 @@ def test_pipe_passes_objects_as_they_are() -> None:
     assert right.recv() == "later"
     sender.join()
     assert not right.poll(0.01)
+    # close() leaves both ends usable, as in 3.14: a thread may be using the very object.
     left.close()
-    assert left.closed
-    with pytest.raises(OSError, match="closed"):
-        left.send(1)
+    left.send("after close")
+    assert right.recv() == "after close"
     with right:
         pass
-    assert right.closed
 
 
 def test_listener_and_client() -> None:

@@ -321,7 +321,7 @@ def test_thread_pool_maxtasksperchild_and_close() -> None:
 
 
 def test_surface() -> None:
-    extras = ["WorkerLostError"]
+    extras = ["WorkerLostError", "RUN", "CLOSE", "TERMINATE"]
     assert check_public_surface(pool_module, "multiprocessing.pool", extras=extras) == []
     assert pool_module.AsyncResult is pool_module.ApplyResult
     assert pool_module.ApplyResult.__class_getitem__(int).__origin__ is pool_module.ApplyResult

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from ._connection import Connection
 
 __all__ = [
+    "CLOSE",
+    "RUN",
+    "TERMINATE",
     "ApplyResult",
     "AsyncResult",
     "ExceptionWithTraceback",
@@ -66,7 +69,9 @@ __all__ = [
 # Kinds of task: one call, a chunk of map(), a chunk of starmap().
 _APPLY, _MAP, _STAR = 0, 1, 2
 
-_RUN, _CLOSE, _TERMINATE = "RUN", "CLOSE", "TERMINATE"
+#: The states of a pool (its ``_state``), under the stdlib's names.
+RUN, CLOSE, TERMINATE = "RUN", "CLOSE", "TERMINATE"
+_RUN, _CLOSE, _TERMINATE = RUN, CLOSE, TERMINATE
 
 _HEADER = struct.Struct("!i")
 _LONG_HEADER = struct.Struct("!Q")
@@ -520,6 +525,7 @@ class IMapUnorderedIterator(IMapIterator):
 
 
 _job_counter = itertools.count()
+_worker_counter = itertools.count(1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -631,6 +637,15 @@ class Pool:
         self.terminate()
 
     # State -----------------------------------------------------------------------
+
+    @property
+    def _pool(self) -> list[Any]:
+        """The worker processes (threads, in a ThreadPool) the pool has now."""
+        return self._core.workers()  # type: ignore[no-any-return]
+
+    def _repopulate_pool(self) -> None:
+        """Start workers until the pool has its size again (it also does so by itself)."""
+        self._core.repopulate()
 
     def _check_running(self) -> None:
         if self._state != _RUN:
@@ -984,6 +999,7 @@ class _ThreadCore(_CoreBase):
             if not ok:
                 value = value[0]
             self._deliver(job_id, index, ok, value, False)
+            del task, value  # a task's arguments and result must not outlive it
             if left is not None:
                 left -= 1
         # Retiring after maxtasks: a fresh thread takes this one's place.
@@ -992,6 +1008,15 @@ class _ThreadCore(_CoreBase):
         with self._lock:
             self._threads.discard(_threading.current_thread())
             if not self._terminated:
+                self._start_thread()
+
+    def workers(self) -> list[Any]:
+        with self._lock:
+            return list(self._threads)
+
+    def repopulate(self) -> None:
+        with self._lock:
+            while len(self._threads) < self._size and not self._stopped:
                 self._start_thread()
 
     def close(self) -> None:
@@ -1083,13 +1108,23 @@ class _ProcessCore(_CoreBase):
         self._poller.register(self._wake_r, select.POLLIN)
         self._dispatcher: Any = None
         self._stop_requested = False
+        self._parent_fds: set[int] = set()
+        self._retry_at = 0.0  # when to try again to start a worker that failed to start
+        started: list[tuple[Any, Any]] = []
         try:
             for _ in range(size):
-                self._add_worker()
+                started.append(self._start_process())
         except BaseException:
-            self._kill_all()
+            # Nothing started may outlive the failed constructor.
+            for process, _end in started:
+                process.terminate()
+            for process, end in started:
+                process.join()
+                end.close()
             self._close_wake()
             raise
+        for process, end in started:
+            self._register(process, end)
         from treadle.threading import Thread
 
         self._dispatcher = Thread(target=self._dispatch, daemon=True, name="pool-dispatcher")
@@ -1098,25 +1133,33 @@ class _ProcessCore(_CoreBase):
     # Workers ---------------------------------------------------------------------
 
     def _add_worker(self) -> None:
+        self._register(*self._start_process())
+
+    def _start_process(self) -> tuple[Any, Connection]:
         from ._connection import Pipe
 
         parent_end, child_end = Pipe()
+        self._parent_fds.add(parent_end.fileno())
         inherited: tuple[int, ...] = ()
         if self._ctx.get_start_method() == "fork":
-            inherited = (self._wake_r, self._wake_w, parent_end.fileno(), *self._by_fd)
+            inherited = (self._wake_r, self._wake_w, *self._parent_fds)
         try:
             process = self._ctx.Process(
                 target=_worker_main,
                 args=(child_end, self._initializer, self._initargs, self._maxtasks, inherited),
-                name="PoolWorker",
+                name=f"PoolWorker-{next(_worker_counter)}",
                 daemon=True,
             )
             process.start()
         except BaseException:
+            self._parent_fds.discard(parent_end.fileno())
             parent_end.close()
             raise
         finally:
             child_end.close()
+        return process, parent_end
+
+    def _register(self, process: Any, parent_end: Connection) -> None:
         fd = parent_end.fileno()
         parent_end._detach()  # the core owns the descriptor from here
         os.set_blocking(fd, False)
@@ -1132,6 +1175,7 @@ class _ProcessCore(_CoreBase):
         self._poller.unregister(worker.sentinel)
         del self._by_fd[worker.fd]
         del self._by_sentinel[worker.sentinel]
+        self._parent_fds.discard(worker.fd)
         os.close(worker.fd)
 
     def _kill_all(self) -> None:
@@ -1164,6 +1208,12 @@ class _ProcessCore(_CoreBase):
         self._pending.extend(tasks)
         if self._sleeping:
             self._wake()
+
+    def workers(self) -> list[Any]:
+        return [worker.process for worker in list(self._by_fd.values())]
+
+    def repopulate(self) -> None:
+        self._wake()  # the dispatcher tops the pool up on every turn
 
     def close(self) -> None:
         self._closing = True
@@ -1215,6 +1265,8 @@ class _ProcessCore(_CoreBase):
     def _serve(self) -> None:
         poll = self._poller.poll
         while not self._stop_requested:
+            if len(self._by_fd) < self._size:
+                self._top_up()
             self._assign()
             if self._closing and self._idle() and self._retire_all():
                 return
@@ -1222,8 +1274,13 @@ class _ProcessCore(_CoreBase):
             if self._pending and self._has_room():
                 self._sleeping = False
                 continue
-            events = poll()
+            wait = None
+            if self._retry_at and len(self._by_fd) < self._size:
+                wait = max(0.0, self._retry_at - time.monotonic()) * 1000.0
+            events = poll(wait)
             self._sleeping = False
+            if wait is not None:
+                self._top_up()
             for fd, mask in events:
                 if fd == self._wake_r:
                     # One read takes them all (anything left just wakes the next poll).
@@ -1242,6 +1299,24 @@ class _ProcessCore(_CoreBase):
                 worker = self._by_sentinel.get(fd)
                 if worker is not None:
                     self._reap(worker)
+
+    def _top_up(self) -> None:
+        """Start workers until the pool has its size again (not once it is closed and idle)."""
+        while len(self._by_fd) < self._size and not self._terminated:
+            if self._closing and self._idle():
+                return
+            if time.monotonic() < self._retry_at:
+                return
+            try:
+                self._add_worker()
+            except Exception:
+                # Out of processes or descriptors, say: the tasks wait, and the dispatcher
+                # tries again in a second (its poll wakes up for it).
+                self._retry_at = time.monotonic() + 1.0
+                import traceback
+
+                traceback.print_exc()
+                return
 
     def _idle(self) -> bool:
         if self._pending or self._feeders:
@@ -1451,8 +1526,7 @@ class _ProcessCore(_CoreBase):
             first = lost[0]
             self._deliver(first[0], first[1], False, (self._lost_error(worker.pid, code), ""), True)
             self._pending.extendleft(reversed(lost[1:]))
-        if not self._terminated and not (self._closing and self._idle()):
-            self._add_worker()
+        self._top_up()
 
     @staticmethod
     def _lost_error(pid: int, code: int | None) -> WorkerLostError:
@@ -1589,29 +1663,21 @@ class DummyConnection:
     def __init__(self, inbox: Any, outbox: Any) -> None:
         self._in = inbox
         self._out = outbox
-        self._closed = False
-
-    def _check(self) -> None:
-        if self._closed:
-            raise OSError("handle is closed")
 
     def send(self, obj: object) -> None:
         """Send *obj* to the other end (as it is: nothing is pickled)."""
-        self._check()
         self._out.put(obj)
 
     send_bytes = send
 
     def recv(self) -> Any:
         """Return the next object the other end sent, waiting for it."""
-        self._check()
         return self._in.get()
 
     recv_bytes = recv
 
     def poll(self, timeout: float | None = 0.0) -> bool:
         """Return whether an object is waiting; wait up to *timeout* (None: for ever)."""
-        self._check()
         inbox = self._in
         with inbox.not_empty:
             if inbox._qsize() > 0:
@@ -1622,13 +1688,10 @@ class DummyConnection:
             return bool(inbox._qsize() > 0)
 
     def close(self) -> None:
-        """Close this end (the queues are left to the garbage collector)."""
-        self._closed = True
+        """Do nothing: as in 3.14, both ends stay usable (threads share this object).
 
-    @property
-    def closed(self) -> bool:
-        """True once closed."""
-        return self._closed
+        A thread often gets the very end its creator closes right after starting it.
+        """
 
     def __enter__(self) -> DummyConnection:
         return self

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from . import _native
 from ._pool import (
+    CLOSE,
+    RUN,
+    TERMINATE,
     ApplyResult,
     AsyncResult,
     ExceptionWithTraceback,
@@ -28,9 +31,12 @@ from ._pool import (
     worker,
 )
 
-# 3.14's public names (its own __all__ lists only Pool and ThreadPool) and treadle's
-# WorkerLostError.
+# 3.14's public names (its own __all__ lists only Pool and ThreadPool), its pool states,
+# and treadle's WorkerLostError.
 __all__ = [
+    "CLOSE",
+    "RUN",
+    "TERMINATE",
     "ApplyResult",
     "AsyncResult",
     "ExceptionWithTraceback",
