@@ -153,7 +153,12 @@ class SemLock:
     def _adopt(self, semlock: Any) -> None:
         self._semlock = semlock
         # Straight to C: the hot path of every lock.
-        vars(self).update(acquire=semlock.acquire, release=semlock.release)
+        vars(self).update(
+            acquire=semlock.acquire,
+            release=semlock.release,
+            _enter=semlock.__enter__,
+            _exit=semlock.__exit__,
+        )
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         """Take the semaphore; False if *block* is false or *timeout* ran out first."""
@@ -167,11 +172,17 @@ class SemLock:
         """Return True if the semaphore cannot be acquired at once (3.14)."""
         return bool(self._semlock._is_zero())
 
-    def __enter__(self) -> bool:
-        return self._semlock.__enter__()  # type: ignore[no-any-return]
+    if TYPE_CHECKING:
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._semlock.__exit__(*exc_info)
+        def __enter__(self) -> bool: ...
+        def __exit__(self, *exc_info: object) -> None: ...
+
+    else:
+        # `with lock:` calls the C object's own methods (kept on the instance), found
+        # through C code only (a property whose getter is an attrgetter): no Python
+        # frame on the way.
+        __enter__ = property(operator.attrgetter("_enter"))
+        __exit__ = property(operator.attrgetter("_exit"))
 
     def __getstate__(self) -> tuple[int, int, int, str | None]:
         _context.assert_spawning(self)
@@ -295,7 +306,13 @@ class Condition:
         self._bind()
 
     def _bind(self) -> None:
-        vars(self).update(acquire=self._lock.acquire, release=self._lock.release)
+        lock = self._lock
+        vars(self).update(
+            acquire=lock.acquire,
+            release=lock.release,
+            _enter=lock.__enter__,
+            _exit=lock.__exit__,
+        )
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         """Acquire the underlying lock."""
@@ -305,11 +322,15 @@ class Condition:
         """Release the underlying lock."""
         self._lock.release()
 
-    def __enter__(self) -> bool:
-        return self._lock.__enter__()  # type: ignore[no-any-return]
+    if TYPE_CHECKING:
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.__exit__(*exc_info)
+        def __enter__(self) -> bool: ...
+        def __exit__(self, *exc_info: object) -> None: ...
+
+    else:
+        # The lock's own methods, as for SemLock.
+        __enter__ = property(operator.attrgetter("_enter"))
+        __exit__ = property(operator.attrgetter("_exit"))
 
     def __getstate__(self) -> tuple[Any, Semaphore, Semaphore, Semaphore]:
         _context.assert_spawning(self)
