@@ -347,3 +347,14 @@ def test_context_manager_method_in_fresh_interpreter(python_snippet: Any) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "3"]
+
+
+def test_public_surface() -> None:
+    from pytest_treadle import check_public_surface
+
+    assert check_public_surface(managers, "multiprocessing.managers") == []
+    assert managers.BaseProxy.__module__ == "treadle.multiprocessing.managers"
+    assert managers.RebuildProxy.__module__ == "treadle.multiprocessing.managers"
+    local = managers.ProcessLocalSet()
+    local.add(1)
+    assert copy.copy(local) == set()

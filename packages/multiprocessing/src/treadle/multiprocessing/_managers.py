@@ -43,6 +43,7 @@ __all__ = [
     "BaseManager",
     "BaseProxy",
     "MakeProxyType",
+    "ProcessLocalSet",
     "RebuildProxy",
     "RemoteError",
     "Server",
@@ -52,6 +53,7 @@ __all__ = [
     "convert_to_error",
     "dispatch",
     "public_methods",
+    "view_types",
 ]
 
 # Serializers: the listener and client of each (the stdlib's two names).
@@ -66,6 +68,20 @@ def _transport(serializer: object) -> tuple[Any, Any]:
     if found is None:
         raise ValueError(f"serializer must be one of {sorted(listener_client)}, not {serializer!r}")
     return found
+
+
+# The dict views, which travel as lists (see _managers_sync).
+view_types: list[type] = [type({}.items()), type({}.keys()), type({}.values())]
+
+
+class ProcessLocalSet(set):  # type: ignore[type-arg]
+    """A set that a child started with fork finds empty, and that pickles empty."""
+
+    def __init__(self) -> None:
+        register_after_fork(self, ProcessLocalSet.clear)
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return type(self), ()
 
 
 class Token:

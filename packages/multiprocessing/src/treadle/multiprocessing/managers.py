@@ -9,22 +9,24 @@ The protocol on the wire is the stdlib's: a stdlib manager of Python 3.10-3.14 c
 to a treadle server, and a treadle manager to a stdlib server.
 """
 
+from ._managers import AutoProxy as AutoProxy  # noqa: PLC0414 - outside the stdlib's __all__ too
 from ._managers import (
-    AutoProxy,
     BaseManager,
     BaseProxy,
-    MakeProxyType,
-    RebuildProxy,
+    ProcessLocalSet,
     RemoteError,
     Server,
-    State,
     Token,
-    all_methods,
-    convert_to_error,
-    dispatch,
-    listener_client,
-    public_methods,
+    view_types,
 )
+from ._managers import MakeProxyType as MakeProxyType  # noqa: PLC0414
+from ._managers import RebuildProxy as RebuildProxy  # noqa: PLC0414
+from ._managers import State as State  # noqa: PLC0414
+from ._managers import all_methods as all_methods  # noqa: PLC0414
+from ._managers import convert_to_error as convert_to_error  # noqa: PLC0414
+from ._managers import dispatch as dispatch  # noqa: PLC0414
+from ._managers import listener_client as listener_client  # noqa: PLC0414
+from ._managers import public_methods as public_methods  # noqa: PLC0414
 from ._managers_sync import (
     AcquirerProxy,
     Array,
@@ -53,7 +55,6 @@ __all__ = [
     "AcquirerProxy",
     "Array",
     "ArrayProxy",
-    "AutoProxy",
     "BarrierProxy",
     "BaseListProxy",
     "BaseManager",
@@ -64,26 +65,26 @@ __all__ = [
     "EventProxy",
     "IteratorProxy",
     "ListProxy",
-    "MakeProxyType",
     "Namespace",
     "NamespaceProxy",
     "PoolProxy",
-    "RebuildProxy",
+    "ProcessLocalSet",
     "RemoteError",
     "Server",
     "SetProxy",
     "SharedMemoryManager",
     "SharedMemoryServer",
-    "State",
     "SyncManager",
     "Token",
     "Value",
     "ValueProxy",
-    "all_methods",
-    "convert_to_error",
-    "dispatch",
-    "listener_client",
-    "public_methods",
+    "view_types",
 ]
 
 _publish(globals())
+
+# The stdlib's other module-level helpers (outside its __all__) also report this module:
+# proxies pickle as RebuildProxy(AutoProxy, ...), by these names.
+AutoProxy.__module__ = MakeProxyType.__module__ = RebuildProxy.__module__ = __name__
+all_methods.__module__ = public_methods.__module__ = __name__
+convert_to_error.__module__ = dispatch.__module__ = State.__module__ = __name__
