@@ -14,3 +14,6 @@ from ._process import (
 )
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerDiedError"]
+
+ProcessPoolExecutor.__module__ = __name__
+WorkerDiedError.__module__ = __name__
