@@ -1,4 +1,4 @@
-"""treadle.multiprocessing offers 3.14's public names (part 1), and says where they live."""
+"""treadle.multiprocessing offers 3.14's public names, and says where they live."""
 
 from __future__ import annotations
 
@@ -8,34 +8,9 @@ from pytest_treadle import check_public_surface
 from treadle import multiprocessing
 from treadle.multiprocessing import context, process, util
 
-_LATER = "part 2/3 (issue 14/15)"
-
-# Synchronisation, queues and shared ctypes come with part 2; managers and pools with 3.
-ABSENT = {
-    name: _LATER
-    for name in (
-        "Array",
-        "Barrier",
-        "BoundedSemaphore",
-        "Condition",
-        "Event",
-        "JoinableQueue",
-        "Lock",
-        "Manager",
-        "Pool",
-        "Queue",
-        "RLock",
-        "RawArray",
-        "RawValue",
-        "Semaphore",
-        "SimpleQueue",
-        "Value",
-    )
-}
-
 
 def test_package_surface() -> None:
-    assert check_public_surface(multiprocessing, "multiprocessing", absent=ABSENT) == []
+    assert check_public_surface(multiprocessing, "multiprocessing") == []
 
 
 def test_context_surface() -> None:
@@ -48,11 +23,6 @@ def test_process_surface() -> None:
 
 def test_util_surface() -> None:
     assert check_public_surface(util, "multiprocessing.util") == []
-
-
-def test_part_two_names_are_absent() -> None:
-    for name in ABSENT:
-        assert not hasattr(multiprocessing, name), name
 
 
 def test_interrupt_and_kill_tree() -> None:

@@ -1,7 +1,8 @@
 """The Python 3.14 ``multiprocessing`` API on CPython 3.10 and later (POSIX).
 
-Part 1: processes, start methods (``forkserver`` is the default on Linux on every
-Python, as in 3.14), connections and reduction. The module-level functions are those of
+Processes and start methods (``forkserver`` is the default on Linux on every Python, as
+in 3.14), connections and reduction; locks, queues, shared ctypes and shared memory;
+managers, ``Pool`` and ``multiprocessing.dummy``. The module-level functions are those of
 the default context (:func:`get_context` gives the others).
 
 Beyond the stdlib (opt-in or error-only): a process object that cannot be pickled for a
@@ -34,12 +35,28 @@ if TYPE_CHECKING:
     from typing import Any as _Any
 
 __all__ = [
+    "Array",
     "AuthenticationError",
+    "Barrier",
+    "BoundedSemaphore",
     "BufferTooShort",
+    "Condition",
+    "Event",
+    "JoinableQueue",
+    "Lock",
+    "Manager",
     "Pipe",
+    "Pool",
     "Process",
     "ProcessError",
+    "Queue",
+    "RLock",
+    "RawArray",
+    "RawValue",
+    "Semaphore",
+    "SimpleQueue",
     "TimeoutError",
+    "Value",
     "active_children",
     "allow_connection_pickling",
     "cpu_count",
@@ -58,7 +75,25 @@ __all__ = [
 ]
 
 # As in the stdlib: the names are the default context's attributes and bound methods.
+# The objects of parts 2 and 3 (locks, queues, shared values, Manager, Pool) import their
+# modules when first called.
+Array = _default_context.Array
+Barrier = _default_context.Barrier
+BoundedSemaphore = _default_context.BoundedSemaphore
+Condition = _default_context.Condition
+Event = _default_context.Event
+JoinableQueue = _default_context.JoinableQueue
+Lock = _default_context.Lock
+Manager = _default_context.Manager
 Pipe = _default_context.Pipe
+Pool = _default_context.Pool
+Queue = _default_context.Queue
+RLock = _default_context.RLock
+RawArray = _default_context.RawArray
+RawValue = _default_context.RawValue
+Semaphore = _default_context.Semaphore
+SimpleQueue = _default_context.SimpleQueue
+Value = _default_context.Value
 active_children = _default_context.active_children
 allow_connection_pickling = _default_context.allow_connection_pickling
 cpu_count = _default_context.cpu_count
