@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import itertools
 import mmap
+import os
 import random
 import threading
 from collections.abc import Iterator
@@ -217,6 +219,17 @@ def test_fork_child_starts_a_heap_of_its_own(fresh: Heap) -> None:
     child.join()
     assert child.exitcode == 0
     assert fresh._n_mallocs == 1  # the child's allocation was its own
+
+
+def test_no_room_for_an_arena_is_an_oserror(fresh: Heap, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_space(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    with pytest.raises(OSError, match="space") as caught:
+        BufferWrapper(100)
+    assert caught.value.errno == errno.ENOSPC
+    assert fresh._arenas == []  # and the descriptor was closed (the leak check sees it)
 
 
 def test_public_module() -> None:

@@ -24,6 +24,7 @@ import mmap
 import os
 import sys
 import threading
+import weakref
 
 from . import _util
 
@@ -131,6 +132,7 @@ class Heap:
     def __init__(self, size: int = mmap.PAGESIZE) -> None:
         """Start empty; the first arena has *size* bytes (rounded to pages)."""
         self._reset(size)
+        _live_heaps.add(self)
 
     def _reset(self, size: int) -> None:
         self._pid = os.getpid()
@@ -268,6 +270,20 @@ class Heap:
             self._give_back(block)
         finally:
             self._lock.release()
+
+
+_live_heaps: weakref.WeakSet[Heap] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    # At once in a fork child, before any thread it starts can race to the first malloc
+    # (the pid check in Heap._own stays for forks this hook does not see).
+    for heap in list(_live_heaps):
+        heap._reset(mmap.PAGESIZE)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class BufferWrapper:
