@@ -9,7 +9,7 @@ loop runs in a small driver script (see ``_DRIVER``), so that a spawned child, w
 re-runs its parent's main script as ``__mp_main__``, re-runs that script and not
 ``benchmarks/run.py`` with its imports. A warm-up process starts each side's forkserver
 and resource tracker before the clock starts. The connection cases come from
-``_mp_connection_cases.py``.
+``_mp_connection_cases.py`` and those of parts 2 and 3 from ``_mp_*_cases.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ import tempfile
 from collections.abc import Callable
 
 from _harness import Case
+from _mp_connection_cases import CASES as _CONNECTION
+from _mp_manager_cases import CASES as _MANAGER
+from _mp_pool_cases import CASES as _POOL
+from _mp_shm_cases import CASES as _SHM
+from _mp_sync_cases import CASES as _SYNC
 
 # The start+join loop runs in a small driver program of its own, one per round and side,
 # which reports the time it measured itself. A spawned child re-runs its parent's main
@@ -90,9 +95,5 @@ CASES = [
     for method in ("spawn", "forkserver", "fork")
 ]
 
-try:
-    from _mp_connection_cases import CASES as _CONN
-except ImportError:  # pragma: no cover - the connection cases are another file's
-    _CONN = []
-
-CASES += _CONN
+# Each part's cases live in a file of their own.
+CASES += [*_CONNECTION, *_SYNC, *_SHM, *_POOL, *_MANAGER]
