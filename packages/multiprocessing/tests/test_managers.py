@@ -206,6 +206,17 @@ def test_nested_proxies_and_getvalue(manager: managers.SyncManager) -> None:
     assert str(inner) == str({"k": "v", "k2": "v2"})
 
 
+def test_nested_referent_outlives_its_client_proxies(manager: managers.SyncManager) -> None:
+    holder = manager.dict()
+    holder["inner"] = manager.list([1])  # the only client proxy of it dies here
+    gc.collect()
+    inner = holder["inner"]
+    inner.append(2)
+    assert holder["inner"][:] == [1, 2]
+    holder.clear()
+    assert inner[:] == [1, 2]  # this client's proxy still counts
+
+
 def test_remote_error_carries_server_traceback(manager: managers.SyncManager) -> None:
     items = manager.list()
     with pytest.raises(managers.RemoteError) as caught:

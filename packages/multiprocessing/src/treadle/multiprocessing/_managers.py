@@ -299,6 +299,7 @@ class Server:
         # Objects of this server that proxies living in the server itself point to (a
         # proxy inside a shared list): they stay reachable without a reference count.
         self.local_objects: dict[str, _Served] = {}
+        self.local_counts: dict[str, int] = {}
         self.mutex = threading.Lock()
         self.stop_event = threading.Event()
 
@@ -515,6 +516,24 @@ class Server:
         self.serve_client(c)
         return _SERVED
 
+    def _hold_local(self, ident: str) -> None:
+        with self.mutex:
+            served = self.objects.get(ident) or self.local_objects.get(ident)
+            if served is None:
+                return
+            self.local_objects[ident] = served
+            self.local_counts[ident] = self.local_counts.get(ident, 0) + 1
+
+    def _release_local(self, ident: str) -> None:
+        with self.mutex:
+            left = self.local_counts.get(ident, 0) - 1
+            if left > 0:
+                self.local_counts[ident] = left
+                return
+            self.local_counts.pop(ident, None)
+            dropped = self.local_objects.pop(ident, None)
+        del dropped
+
     def incref(self, c: Any, ident: str) -> None:
         """Count one more reference to object *ident*."""
         with self.mutex:
@@ -538,8 +557,9 @@ class Server:
             self.refcounts[ident] = count - 1
             if count == 1:
                 del self.refcounts[ident]
+                # A proxy held inside the server (in a shared dict) keeps it in
+                # local_objects: a client may be sent that proxy later.
                 dropped = self.objects.pop(ident, None)
-                self.local_objects.pop(ident, None)
         # The object goes (and its finalizers run) outside the lock.
         del dropped
 
@@ -1062,9 +1082,11 @@ def RebuildProxy(
     if server is not None and server.address == token.address:
         kwds["manager_owned"] = True
         kwds.setdefault("authkey", server.authkey)
-        with server.mutex:
-            if token.id not in server.local_objects and token.id in server.objects:
-                server.local_objects[token.id] = server.objects[token.id]
+        server._hold_local(token.id)
+        proxy = func(token, serializer, incref=False, **kwds)
+        # When the last such proxy in the server goes, the object needs no holding.
+        Finalize(proxy, server._release_local, args=(token.id,))
+        return proxy
     inheriting = getattr(_process.current_process(), "_inheriting", False)
     incref = kwds.pop("incref", True) and not inheriting
     return func(token, serializer, incref=incref, **kwds)
