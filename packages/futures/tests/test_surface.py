@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pytest_treadle import check_public_surface
 from treadle import futures
 from treadle.futures import interpreter, process, thread
@@ -17,10 +15,9 @@ STDLIB_EXCEPTIONS = {
     "BrokenExecutor": "the stdlib's class, so that code catching it catches treadle's",
 }
 
-NOT_BUILT = (
-    "a stand-in until its distribution is released: the name resolves on first use "
-    "(importing treadle.futures imports no multiprocessing), creating one raises "
-    "ImportError naming the extra, so it is not in __all__ (a star import would load it)"
+PROCESS_LAZY = (
+    "loaded on first use from treadle-multiprocessing (the [process] extra): not in "
+    "__all__, so a star import does not load it"
 )
 
 LAZY = (
@@ -34,20 +31,10 @@ def test_futures_surface() -> None:
         futures,
         "concurrent.futures",
         extras=[],
-        absent={"ProcessPoolExecutor": NOT_BUILT, "InterpreterPoolExecutor": LAZY},
+        absent={"ProcessPoolExecutor": PROCESS_LAZY, "InterpreterPoolExecutor": LAZY},
         native=STDLIB_EXCEPTIONS,
     )
     assert problems == []
-
-
-@pytest.mark.parametrize("name", ["ProcessPoolExecutor"])
-def test_not_built_executors_resolve_and_refuse(name: str) -> None:
-    cls = getattr(futures, name)
-    assert name in dir(futures)
-    assert name not in futures.__all__
-    assert issubclass(cls, futures.Executor)
-    with pytest.raises(ImportError, match=r"treadle-futures\[(process|interpreters)\]"):
-        cls()
 
 
 def test_thread_surface() -> None:
@@ -60,7 +47,15 @@ def test_thread_surface() -> None:
 
 
 def test_process_and_interpreter_surface() -> None:
-    assert check_public_surface(process, "concurrent.futures.process") == []
+    assert (
+        check_public_surface(
+            process,
+            "concurrent.futures.process",
+            extras=["WorkerDiedError"],
+            native={"BrokenProcessPool": "the stdlib's class, so that code catching it works"},
+        )
+        == []
+    )
     assert (
         check_public_surface(
             interpreter,
