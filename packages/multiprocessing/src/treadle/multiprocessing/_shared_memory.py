@@ -80,10 +80,18 @@ def _reserve(fd: int, size: int) -> None:
             raise
 
 
-def _tracker() -> Any:
-    from . import _tracker
+_loaded: dict[str, Any] = {}
 
-    return _tracker
+
+def _tracker() -> Any:
+    # Imported on first use (a child that never makes a segment does without it), then
+    # kept: every tracked create and unlink reaches it.
+    found = _loaded.get("tracker")
+    if found is None:
+        from . import _tracker as found
+
+        _loaded["tracker"] = found
+    return found
 
 
 class SharedMemory:
