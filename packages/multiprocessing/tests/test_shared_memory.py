@@ -16,6 +16,7 @@ from typing import Any
 import _shm_targets  # type: ignore[import-not-found,unused-ignore]
 import pytest
 
+from pytest_treadle import check_public_surface
 from treadle.multiprocessing import _shared_memory, shared_memory
 from treadle.multiprocessing.shared_memory import ShareableList, SharedMemory
 
@@ -453,3 +454,8 @@ def test_random_names_do_not_repeat() -> None:
     assert len(names) == 200
     assert all(len(name) <= _shared_memory._SHM_SAFE_NAME_LENGTH for name in names)
     assert all(name.startswith("/psm_") for name in itertools.islice(names, 5))
+
+
+def test_public_module() -> None:
+    assert check_public_surface(shared_memory, "multiprocessing.shared_memory") == []
+    assert SharedMemory.__module__ == "treadle.multiprocessing.shared_memory"

@@ -11,6 +11,7 @@ from typing import Any
 import _shm_targets  # type: ignore[import-not-found,unused-ignore]
 import pytest
 
+from pytest_treadle import check_public_surface
 from treadle import multiprocessing
 from treadle.multiprocessing import heap, sharedctypes
 from treadle.multiprocessing.reduction import ForkingPickler
@@ -206,6 +207,7 @@ def test_increments_under_the_lock_add_up() -> None:
 
 
 def test_public_module() -> None:
-    assert sharedctypes.typecode_to_type["d"] is ctypes.c_double
+    assert check_public_surface(sharedctypes, "multiprocessing.sharedctypes") == []
+    assert vars(sharedctypes)["typecode_to_type"]["d"] is ctypes.c_double
     assert sharedctypes.RawValue.__module__ == "treadle.multiprocessing.sharedctypes"
     assert sharedctypes.SynchronizedString.__module__ == "treadle.multiprocessing.sharedctypes"

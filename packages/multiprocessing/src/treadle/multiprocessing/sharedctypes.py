@@ -20,7 +20,7 @@ from ._sharedctypes import (
     rebuild_ctype,
     reduce_ctype,
     synchronized,
-    typecode_to_type,
+    typecode_to_type,  # noqa: F401 - the stdlib's module attribute, not in its __all__
 )
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "rebuild_ctype",
     "reduce_ctype",
     "synchronized",
-    "typecode_to_type",
 ]
 
 _publish(globals())
