@@ -344,3 +344,11 @@ def test_queue_worker_and_helpers() -> None:
     assert "fail_on" in str(rebuilt.__cause__)
     with pytest.raises(AssertionError, match="Maxtasks"):
         pool_module.worker(inbox, outbox, maxtasks=0)
+
+
+def test_a_failing_initializer_fails_the_task_with_its_error() -> None:
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1, initializer=targets.fail_on, initargs=(3,)) as pool:
+        with pytest.raises(ValueError, match="bad item 3") as info:
+            pool.apply(targets.square, (2,))
+        assert "fail_on" in str(info.value.__cause__)

@@ -34,6 +34,7 @@ import struct
 import sys
 import time
 import types
+import warnings
 
 from . import _reduction
 from ._errors import ProcessError, TimeoutError
@@ -257,7 +258,16 @@ def _worker_main(
         except OSError:
             pass
     if initializer is not None:
-        initializer(*initargs)
+        try:
+            initializer(*initargs)
+        except Exception as exc:
+            # Tell the parent why (it fails the task this worker was given with it), then
+            # die as the stdlib's worker does, the traceback printed.
+            import traceback
+
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            conn.send(("initfailed", _encodable((0, 0, False, (exc, text)))[3]))
+            raise
     left = maxtasks
     clock = time.perf_counter
     loads = _reduction.ForkingPickler.loads
@@ -619,12 +629,11 @@ class Pool:
         name = f"{type(self).__module__}.{type(self).__qualname__}"
         return f"<{name} state={self._state} pool_size={self._processes}>"
 
-    def __del__(self, _warn: Any = None) -> None:
-        if getattr(self, "_state", None) == _RUN and getattr(self, "_core", None) is not None:
-            import warnings
-
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        # warnings.warn bound at definition: at interpreter exit module globals may be gone.
+        if getattr(self, "_state", None) == _RUN and getattr(self, "_finalizer", None):
             message = f"unclosed running multiprocessing pool {self!r}"
-            warnings.warn(message, ResourceWarning, stacklevel=1, source=self)
+            _warn(message, ResourceWarning, stacklevel=1, source=self)
 
     def __reduce__(self) -> Any:
         raise NotImplementedError("pool objects cannot be passed between processes or pickled")
@@ -1063,7 +1072,8 @@ class _Worker:
     """The parent's view of one worker process."""
 
     __slots__ = (
-        "batches", "eof", "fd", "inbuf", "left", "mask", "outbuf", "pid", "process", "sentinel",
+        "batches", "eof", "fd", "inbuf", "init_error", "left", "mask", "outbuf", "pid",
+        "process", "sentinel", "served",
     )  # fmt: skip
 
     def __init__(self, process: Any, fd: int, left: int | None) -> None:
@@ -1077,6 +1087,8 @@ class _Worker:
         self.left = left  # tasks it may still be given (maxtasksperchild)
         self.eof = False
         self.mask = select.POLLIN
+        self.init_error: tuple[BaseException, str] | None = None
+        self.served = False  # it sent results back at least once
 
 
 class _ProcessCore(_CoreBase):
@@ -1109,7 +1121,8 @@ class _ProcessCore(_CoreBase):
         self._dispatcher: Any = None
         self._stop_requested = False
         self._parent_fds: set[int] = set()
-        self._retry_at = 0.0  # when to try again to start a worker that failed to start
+        self._retry_at = 0.0  # when to try again to start a worker (see _reap, _top_up)
+        self._early_deaths = 0
         started: list[tuple[Any, Any]] = []
         try:
             for _ in range(size):
@@ -1479,6 +1492,10 @@ class _ProcessCore(_CoreBase):
         if tag == "unloadable":
             self._unloadable(worker, body)
             return
+        if tag == "initfailed":
+            worker.init_error = body
+            return
+        worker.served = True
         spent, results = message
         if results:
             per_task = spent / len(results)
@@ -1524,8 +1541,17 @@ class _ProcessCore(_CoreBase):
         lost = [task for batch in worker.batches for task in batch]
         if lost:
             first = lost[0]
-            self._deliver(first[0], first[1], False, (self._lost_error(worker.pid, code), ""), True)
+            error = worker.init_error or (self._lost_error(worker.pid, code), "")
+            self._deliver(first[0], first[1], False, error, True)
             self._pending.extendleft(reversed(lost[1:]))
+        # Workers that keep dying before doing anything (a failing initializer, say) are
+        # replaced ever more slowly, up to once a second, rather than in a tight loop.
+        if worker.served or code == 0:
+            self._early_deaths = 0
+        else:
+            self._early_deaths += 1
+            delay = min(1.0, 0.01 * 2 ** min(self._early_deaths, 10))
+            self._retry_at = time.monotonic() + delay
         self._top_up()
 
     @staticmethod
@@ -1752,3 +1778,24 @@ def DummyClient(address: Any) -> DummyConnection:
     from_server: Any = Queue()
     address.put((to_server, from_server))
     return DummyConnection(from_server, to_server)
+
+
+# The public path in reprs and pickles, even when only this module was imported (the
+# context's Pool() imports it alone).
+_obj: Any
+for _obj in (
+    ApplyResult, ExceptionWithTraceback, IMapIterator, IMapUnorderedIterator, MapResult,
+    MaybeEncodingError, Pool, RemoteTraceback, ThreadPool, WorkerLostError, mapstar,
+    rebuild_exc, starmapstar, worker,
+):  # fmt: skip
+    _obj.__module__ = "treadle.multiprocessing.pool"
+_name: str
+for _name, _obj in (
+    ("Client", DummyClient), ("Connection", DummyConnection), ("Listener", DummyListener),
+    ("Pipe", DummyPipe),
+):  # fmt: skip
+    _obj.__module__ = "treadle.multiprocessing.dummy.connection"
+    _obj.__name__ = _obj.__qualname__ = _name
+for _obj in (Array, Namespace, Value, dummy_active_children):
+    _obj.__module__ = "treadle.multiprocessing.dummy"
+del _name, _obj

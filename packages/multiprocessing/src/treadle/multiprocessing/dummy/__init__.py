@@ -83,7 +83,4 @@ def Pool(
 
 
 _native.publish(globals())
-for _obj in (Array, Namespace, Value, dummy_active_children):
-    _obj.__module__ = __name__
-del _obj
 connection = connection  # noqa: PLW0127 - the submodule, an attribute as in the stdlib

@@ -16,9 +16,3 @@ __all__ = ["Client", "Connection", "Listener", "Pipe"]
 
 # The one family these connections have (the stdlib's attribute, outside its __all__).
 families = ["dummy"]
-
-for _name in __all__:
-    _obj = globals()[_name]
-    _obj.__module__ = __name__
-    _obj.__name__ = _obj.__qualname__ = _name
-del _name, _obj
