@@ -352,3 +352,14 @@ def test_a_failing_initializer_fails_the_task_with_its_error() -> None:
         with pytest.raises(ValueError, match="bad item 3") as info:
             pool.apply(targets.square, (2,))
         assert "fail_on" in str(info.value.__cause__)
+
+
+# The failed initializer is reported through threading.excepthook, as a thread's error.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_thread_pool_whose_initializer_fails() -> None:
+    with ThreadPool(2, initializer=targets.fail_on, initargs=(3,)) as pool:
+        with pytest.raises(ValueError, match="bad item 3"):
+            pool.apply(abs, (-1,))
+        with pytest.raises(ValueError, match="bad item 3"):
+            pool.map(abs, [1, 2, 3], chunksize=1)
+    pool.join()

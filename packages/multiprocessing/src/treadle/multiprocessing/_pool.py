@@ -995,7 +995,11 @@ class _ThreadCore(_CoreBase):
 
     def _work(self) -> None:
         if self._initializer is not None:
-            self._initializer(*self._initargs)
+            try:
+                self._initializer(*self._initargs)
+            except Exception as exc:
+                self._fail_tasks(exc)
+                return
         left = self._maxtasks
         get = self._queue.get
         while left is None or left > 0:
@@ -1018,6 +1022,22 @@ class _ThreadCore(_CoreBase):
             self._threads.discard(_threading.current_thread())
             if not self._terminated:
                 self._start_thread()
+
+    def _fail_tasks(self, error: Exception) -> None:
+        """Fail each task this thread takes with its initializer's *error*, until told to stop.
+
+        The thread cannot run tasks, yet must not leave them waiting for ever.
+        """
+        import treadle.threading as _threading
+
+        _threading.excepthook(
+            _threading.ExceptHookArgs(
+                (type(error), error, error.__traceback__, _threading.current_thread())
+            )
+        )
+        while (task := self._queue.get()) is not None:
+            self._deliver(task[0], task[1], False, error, False)
+            del task
 
     def workers(self) -> list[Any]:
         with self._lock:
