@@ -18,6 +18,7 @@ def test_public_surface() -> None:
         native={
             "ExceptHookArgs": "the interpreter's record type: the stdlib's default excepthook "
             "(which treadle's hands exceptions to) accepts nothing else",
+            "BrokenBarrierError": "the stdlib's class, so that code catching it works",
             "get_ident": "the interpreter's thread ident, exported as it is",
             "get_native_id": "the interpreter's OS thread id, exported as it is",
             "stack_size": "treadle.thread_core's, exported as the stdlib exports _thread's",

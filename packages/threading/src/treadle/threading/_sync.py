@@ -16,6 +16,7 @@ for a token once more after queueing its gate, so no wake-up is lost between the
 
 from __future__ import annotations
 
+import threading as _std_threading
 import warnings
 import weakref
 from collections import deque
@@ -636,8 +637,10 @@ class Event:
 # -------------------------------------------------------------------------------- Barrier
 
 
-class BrokenBarrierError(RuntimeError):
-    """Raised by a Barrier that is broken or reset while (or before) a thread waits."""
+# The stdlib's class itself (DESIGN: type identity): code written for threading catches
+# what treadle's barriers raise, and treadle's callers catch what other barriers built on
+# the stdlib's class raise (multiprocessing's, treadle's included).
+BrokenBarrierError = _std_threading.BrokenBarrierError
 
 
 class _Round:
