@@ -69,3 +69,8 @@ def maybe_die(x: int) -> int:
     if x == 2:
         os._exit(3)
     return x
+
+
+def make_bytes(n: int) -> bytes:
+    """Return n bytes (a large result)."""
+    return b"x" * n

@@ -70,6 +70,13 @@ def test_calls_return_the_results(pool: Pool) -> None:
     assert pool.starmap_async(targets.add, [(1, 1)]).get(30) == [2]
 
 
+def test_large_arguments_and_results(pool: Pool) -> None:
+    # Bigger than a socket buffer: written in parts as the worker reads.
+    big = b"y" * (6 << 20)
+    assert pool.map(len, [big] * 3, chunksize=1) == [len(big)] * 3
+    assert [len(b) for b in pool.map(targets.make_bytes, [5 << 20] * 2)] == [5 << 20] * 2
+
+
 def test_both_workers_take_tasks(pool: Pool) -> None:
     pids = set(pool.map(targets.pid, range(200), chunksize=1))
     assert 1 <= len(pids) <= 2

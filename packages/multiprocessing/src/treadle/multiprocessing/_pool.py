@@ -1102,7 +1102,9 @@ class _Worker:
         self.sentinel: int = process.sentinel
         self.fd = fd
         self.inbuf = bytearray()
-        self.outbuf = b""
+        # What is still to be written, as a view: a long message goes out in many writes,
+        # and slicing a view copies nothing.
+        self.outbuf: memoryview | bytes = b""
         self.batches: collections.deque[list[tuple[Any, ...]]] = collections.deque()
         self.left = left  # tasks it may still be given (maxtasksperchild)
         self.eof = False
@@ -1435,12 +1437,12 @@ class _ProcessCore(_CoreBase):
         framed = _reduction._framed_dumps(obj)
         size = framed.nbytes - 4
         if size > 0x7FFFFFFF:
-            data = _HEADER.pack(-1) + _LONG_HEADER.pack(size) + bytes(framed[4:])
+            data: memoryview | bytes = _HEADER.pack(-1) + _LONG_HEADER.pack(size) + framed[4:]
         else:
             _HEADER.pack_into(framed, 0, size)
-            data = bytes(framed)
+            data = framed
         if worker.outbuf:
-            worker.outbuf += data
+            worker.outbuf = bytes(worker.outbuf) + data
             return
         worker.outbuf = data
         self._write(worker)
@@ -1455,7 +1457,7 @@ class _ProcessCore(_CoreBase):
             # The worker is gone: its sentinel reports it.
             worker.outbuf = b""
             return
-        worker.outbuf = data[sent:] if sent < len(data) else b""
+        worker.outbuf = memoryview(data)[sent:] if sent < len(data) else b""
         if worker.eof:
             return
         # Ask for POLLOUT only while part of a message waits to be written.
@@ -1551,7 +1553,7 @@ class _ProcessCore(_CoreBase):
         if not worker.eof:
             self._read(worker)
             while not worker.eof:
-                if not select.select([worker.fd], [], [], 1.0)[0]:
+                if not self._fd_ready(worker.fd, 1.0):
                     break
                 self._read(worker)
         worker.process.join()
@@ -1573,6 +1575,12 @@ class _ProcessCore(_CoreBase):
             delay = min(1.0, 0.01 * 2 ** min(self._early_deaths, 10))
             self._retry_at = time.monotonic() + delay
         self._top_up()
+
+    @staticmethod
+    def _fd_ready(fd: int, timeout: float) -> bool:
+        poller = select.poll()  # not select(): descriptors past 1024 are common here
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(timeout * 1000.0))
 
     @staticmethod
     def _lost_error(pid: int, code: int | None) -> WorkerLostError:
