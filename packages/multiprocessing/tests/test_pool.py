@@ -241,6 +241,8 @@ def test_terminate_fails_pending_results(gate: str) -> None:
             result.get(30)
     with pytest.raises(ValueError, match="terminated"):
         list(it)
+    with pytest.raises(StopIteration):
+        next(it)
     pool.join()
 
 

@@ -459,6 +459,7 @@ class IMapIterator:
         self._total: int | None = None  # chunks, once the input is exhausted
         self._input_error: BaseException | None = None
         self._room: Any = None  # a semaphore bounding read-ahead (buffersize)
+        self._aborted = False
 
     def __iter__(self) -> IMapIterator:
         return self
@@ -514,6 +515,8 @@ class IMapIterator:
 
     def _set_total(self, chunks: int, error: BaseException | None = None) -> None:
         with self._cond:
+            if self._aborted:
+                return  # the pool was terminated: the end is already set
             self._total = chunks
             self._input_error = error
             self._cond.notify_all()
@@ -522,6 +525,7 @@ class IMapIterator:
         with self._cond:
             if self._total is not None and self._taken >= self._total:
                 return
+            self._aborted = True
             self._ready.append((False, error, True))
             self._total = self._taken
             self._got.clear()
@@ -952,6 +956,13 @@ class _CoreBase(abc.ABC):
             job._abort(error)
         self._jobs.clear()
 
+    def _release_feeders(self) -> None:
+        # Feeders blocked on buffersize wait for room that will not come: let them out
+        # (they see the pool terminated and stop).
+        for job in list(self._jobs.values()):
+            if isinstance(job, IMapIterator) and job._room is not None:
+                job._room.release()
+
     def _join_feeders(self) -> None:
         with self._lock:
             feeders = list(self._feeders)
@@ -1070,6 +1081,7 @@ class _ThreadCore(_CoreBase):
     def terminate(self) -> None:
         self._terminated = True
         self._closing = True
+        self._release_feeders()
         self._join_feeders()
         self._stop_threads()
         self.join()
@@ -1264,10 +1276,7 @@ class _ProcessCore(_CoreBase):
             return
         self._stop_requested = True
         self._wake()
-        # Feeders blocked on buffersize wait for room that will not come: let them out.
-        for job in list(self._jobs.values()):
-            if isinstance(job, IMapIterator) and job._room is not None:
-                job._room.release()
+        self._release_feeders()
         if dispatcher is not _threading.current_thread():
             dispatcher.join()
             self._join_feeders()
