@@ -39,7 +39,7 @@ AUTHKEY = b"wire test key"
 
 # The stdlib end. argv: role, address (repr; "" for a server), authkey (hex).
 PEER = r"""
-import ast, collections, queue, sys
+import ast, collections, multiprocessing, queue, sys
 from multiprocessing.managers import RemoteError, SyncManager
 
 class Peer(SyncManager):
@@ -47,6 +47,8 @@ class Peer(SyncManager):
 
 Peer.register("Counter", collections.Counter)
 role, key = sys.argv[1], bytes.fromhex(sys.argv[3])
+# Proxies received inside others (nested) authenticate with this process's key.
+multiprocessing.current_process().authkey = key
 if role == "server":
     server = Peer(address=("127.0.0.1", 0), authkey=key).get_server()
     print(repr(server.address), flush=True)
@@ -86,6 +88,7 @@ assert counter.most_common(1) == [("a", 3)], "registered type"
 items = manager.list([1])
 items.append(shared)
 assert len(items) == 2, "nested proxy sent"
+assert items[1]["a"] == 1, "nested proxy read back"
 print("peer ok", flush=True)
 """
 
@@ -184,11 +187,10 @@ def _use_stdlib_server(address: Any) -> None:
     counter = manager.Counter("abca")
     counter.update("a")
     assert counter.most_common(1) == [("a", 3)]
-    items = manager.list([1])
-    items.append(2)
-    assert items[:] == [1, 2]
-    # Not here: a treadle proxy sent to a stdlib server (nested in a shared list) is
-    # pickled by treadle's names, which a stdlib peer cannot import.
+    items = manager.list([1, manager.dict(b=2)])
+    assert items[1]["b"] == 2  # a treadle proxy sent, a stdlib one sent back
+    items.append(shared)
+    assert items[2]["a"] == 1
     del shared, jobs, counter, items
 
 

@@ -138,9 +138,24 @@ def convert_to_error(kind: str, result: Any) -> Exception:
     return ValueError(f"Unrecognized message type {kind!r}")
 
 
+# Set while this thread pickles a request to a manager server: proxies among the
+# arguments then travel by the stdlib's names, which any server can read.
+_to_server = threading.local()
+# Set while this thread unpickles a server's reply: the key of that server.
+_from_server = threading.local()
+
+
+def _send_request(channel: Any, request: tuple[Any, ...]) -> None:
+    _to_server.active = True
+    try:
+        channel.send(request)
+    finally:
+        _to_server.active = False
+
+
 def dispatch(c: Any, id: Any, methodname: str, args: Sequence[Any] = (), kwds: Any = None) -> Any:
     """Send one request on connection *c* and return its result (or raise its error)."""
-    c.send((id, methodname, tuple(args), {} if kwds is None else kwds))
+    _send_request(c, (id, methodname, tuple(args), {} if kwds is None else kwds))
     kind, result = c.recv()
     if kind == "#RETURN":
         return result
@@ -762,7 +777,7 @@ class BaseManager:
     def _create(self, typeid: str, /, *args: Any, **kwds: Any) -> tuple[Token, tuple[str, ...]]:
         request = (None, "create", (typeid, *args), kwds)
         with _Opened(self._Client(self._address, authkey=self._authkey)) as channel:
-            channel.send(request)
+            _send_request(channel, request)
             kind, result = channel.recv()
         if kind != "#RETURN":
             raise convert_to_error(kind, result)
@@ -986,8 +1001,16 @@ class BaseProxy:
             conn = getattr(channels.local, "connection", None)
         if conn is None:
             conn = self._connect()
-        conn.send((self._id, methodname, tuple(args), {} if kwds is None else kwds))
-        kind, result = conn.recv()
+        _send_request(conn, (self._id, methodname, tuple(args), {} if kwds is None else kwds))
+        # Proxies nested in the reply come from this server: they use our key.
+        _from_server.authkey = self._authkey
+        try:
+            if self._serializer == "pickle":
+                kind, result = _peer_loads(conn.recv_bytes())
+            else:
+                kind, result = conn.recv()
+        finally:
+            _from_server.authkey = None
         if kind == "#RETURN":
             return result
         if kind == "#PROXY":
@@ -1054,6 +1077,13 @@ class BaseProxy:
         # exposed names. The authkey travels only to a child being started.
         auto = self._isauto
         kwds: dict[str, Any] = {"exposed": self._exposed_} if auto else {}
+        neutral_ok = self._owned_by_manager or getattr(_to_server, "active", False)
+        if neutral_ok and get_spawning_popen() is None:
+            # To a server, or from inside its server to clients: either may be a
+            # stdlib process.
+            neutral = _neutral_reduce(self, kwds)
+            if neutral is not None:
+                return neutral
         if get_spawning_popen() is not None:
             kwds["authkey"] = bytes(self._authkey)
         maker: Any = AutoProxy if auto else type(self)
@@ -1087,9 +1117,33 @@ def RebuildProxy(
         # When the last such proxy in the server goes, the object needs no holding.
         Finalize(proxy, server._release_local, args=(token.id,))
         return proxy
+    key = getattr(_from_server, "authkey", None)
+    if key is not None:
+        kwds.setdefault("authkey", key)
     inheriting = getattr(_process.current_process(), "_inheriting", False)
     incref = kwds.pop("incref", True) and not inheriting
     return func(token, serializer, incref=incref, **kwds)
+
+
+def _neutral_reduce(proxy: BaseProxy, kwds: dict[str, Any]) -> tuple[Any, ...] | None:
+    # Sent by a server, a proxy of one of the stdlib's own proxy types travels by the
+    # stdlib's names (its token as a SimpleNamespace): a stdlib client rebuilds it, and
+    # a treadle client maps the names back to treadle's (_peer_loads). A proxy type of
+    # the user's own keeps treadle's names.
+    cls = AutoProxy if proxy._isauto else type(proxy)
+    name = getattr(cls, "__name__", "")
+    if getattr(cls, "__module__", "") != "treadle.multiprocessing.managers":
+        return None
+    import importlib
+
+    stdlib = importlib.import_module("multiprocessing.managers")
+    twin = getattr(stdlib, name, None)
+    rebuild = getattr(stdlib, "RebuildProxy", None)
+    if twin is None or rebuild is None:
+        return None
+    token = proxy._token
+    wire = _wire_token(token.typeid, token.address, token.id)
+    return rebuild, (twin, wire, proxy._serializer, kwds)
 
 
 def _method_caller(name: str) -> Callable[..., Any]:
