@@ -372,3 +372,11 @@ def test_a_thread_pool_whose_initializer_fails() -> None:
         with pytest.raises(ValueError, match="bad item 3"):
             pool.map(abs, [1, 2, 3], chunksize=1)
     pool.join()
+
+
+def test_terminate_ends_a_feeder_waiting_for_room() -> None:
+    for make in (ThreadPool, multiprocessing.get_context("fork").Pool):
+        with make(2) as pool:
+            endless = pool.imap(abs, itertools.count(), buffersize=2)
+            assert [next(endless) for _ in range(3)] == [0, 1, 2]
+        pool.join()  # the feeder thread ended: it would hang here (and leak) otherwise
