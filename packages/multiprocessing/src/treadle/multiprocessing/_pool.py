@@ -573,6 +573,8 @@ class Pool:
     :exc:`WorkerLostError` (naming its pid and exit code or signal) and is replaced.
     """
 
+    # The stdlib's class attribute: whether a worker's error travels with its traceback
+    # (as the __cause__ RemoteTraceback); a ThreadPool's errors are the objects themselves.
     _wrap_exception = True
 
     def __init__(
