@@ -29,7 +29,7 @@ def from_queue(inbox: Any) -> None:
 
 def main() -> None:
     """Start a manager, run the workers, print what they shared."""
-    with multiprocessing.get_context().Manager() as manager:
+    with multiprocessing.Manager() as manager:
         results, log, lock = manager.dict(), manager.list(), manager.Lock()
         workers = [
             multiprocessing.Process(target=work, args=(n, results, log, lock)) for n in range(3)
