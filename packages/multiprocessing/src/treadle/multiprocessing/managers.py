@@ -25,7 +25,6 @@ from ._managers import State as State  # noqa: PLC0414
 from ._managers import all_methods as all_methods  # noqa: PLC0414
 from ._managers import convert_to_error as convert_to_error  # noqa: PLC0414
 from ._managers import dispatch as dispatch  # noqa: PLC0414
-from ._managers import listener_client as listener_client  # noqa: PLC0414
 from ._managers import public_methods as public_methods  # noqa: PLC0414
 from ._managers_sync import (
     AcquirerProxy,
@@ -49,6 +48,7 @@ from ._managers_sync import (
     Value,
     ValueProxy,
 )
+from ._managers_wire import listener_client as listener_client  # noqa: PLC0414
 from ._native import publish as _publish
 
 __all__ = [
