@@ -207,8 +207,7 @@ class _Pool:
         self.sleeping = False
         self.closed = False
         self.thread: _threading.Thread | None = None
-        self.wake_r, self.wake_w = os.pipe()
-        os.set_blocking(self.wake_r, False)
+        self.wake_r = self.wake_w = -1  # the wake-up pipe, made with the dispatcher
         self.oom_seen = _oom_kills()
         self.next_id = itertools.count().__next__
 
@@ -323,10 +322,12 @@ class _Pool:
         until woken (``sleeping`` set) or to leave.
         """
         self._handle_cancels()
+        self._dispatch()
         now = _monotonic()
         sleep: float | None = self._handle_deadlines(now)
-        self._dispatch()
         with self.lock:
+            if self._finished():
+                return None  # nothing runs: the dispatcher leaves
             if self.kill_now or (self.interrupt_at is not None and self.interrupt_at <= now):
                 self.kill_now = False
                 self.interrupt_at = None
@@ -515,9 +516,10 @@ class _Pool:
         elif kind == "init":
             self._break(_INIT_FAILED, _RemoteTraceback(f"\n'''\n{detail}'''"))
         elif kind == "exit":
+            # Every task not answered goes back: those of its batch it did not start
+            # (*detail*) and any batch still unread in its pipe.
             worker.leaving = True
-            unrun = set(detail)
-            back = [task for task in worker.inflight if task.id in unrun]
+            back = list(worker.inflight)
             worker.inflight.clear()
             worker.batches.clear()
             with self.lock:
@@ -546,7 +548,7 @@ class _Pool:
             + (" (the kernel's OOM killer is the likely cause)" if oom else "")
         )
         if not self.options.survive:
-            self._break(_ABRUPT, cause)
+            self._break(_ABRUPT, cause, list(worker.inflight))
             return
         for task in worker.inflight:
             error = WorkerDiedError(
@@ -582,11 +584,17 @@ class _Pool:
             if worker.inflight:
                 self._kill(worker, BrokenProcessPool(reason))
 
-    def _break(self, message: str, cause: BaseException | None) -> None:
-        """Make the pool unusable: every task not finished fails with BrokenProcessPool."""
+    def _break(
+        self, message: str, cause: BaseException | None, tasks: list[_Task] | None = None
+    ) -> None:
+        """Make the pool unusable: every task not finished fails with BrokenProcessPool.
+
+        *tasks* are those of a worker already forgotten (the one that died).
+        """
+        tasks = [] if tasks is None else tasks
         with self.lock:
             self.broken = message
-            tasks = list(self.pending)
+            tasks.extend(self.pending)
             self.pending.clear()
         if self.slots is not None:
             self.slots.release(len(tasks) + 1)
@@ -788,6 +796,8 @@ class ProcessPoolExecutor(_base.Executor):
     def _start(self) -> None:
         # Called with the pool's lock held, at the first submit.
         pool = self._pool
+        pool.wake_r, pool.wake_w = os.pipe()
+        os.set_blocking(pool.wake_r, False)
         if pool.options.context.get_start_method() == "fork":
             # Fork every worker now, from this thread, before the dispatcher exists: a
             # fork while other threads run is what 3.12+ warns about.

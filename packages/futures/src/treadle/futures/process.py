@@ -7,13 +7,13 @@ first used. See :class:`ProcessPoolExecutor` for the 3.14 API and treadle's opt-
 
 from __future__ import annotations
 
-from ._process import (
-    BrokenProcessPool,
-    ProcessPoolExecutor,
-    WorkerDiedError,  # read by CPython's tests
-)
+from . import _process
+from ._process import BrokenProcessPool, ProcessPoolExecutor, WorkerDiedError
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerDiedError"]
 
 ProcessPoolExecutor.__module__ = __name__
 WorkerDiedError.__module__ = __name__
+
+# Read by CPython's tests: the ``__cause__`` of an exception raised in a worker.
+_RemoteTraceback = _process._RemoteTraceback
