@@ -351,8 +351,12 @@ def _maker(typeid: str, proxytype: Any) -> Callable[..., Any]:
 def __getattr__(name: str) -> Any:
     # The context's Manager() imports SyncManager from here; it lives in _managers_sync
     # (which imports this module), so it is looked up on first use.
-    if name in ("SyncManager", "SharedMemoryManager"):
-        from . import _managers_sync
+    if name == "SyncManager":
+        from ._managers_sync import SyncManager
 
-        return getattr(_managers_sync, name)
+        return SyncManager
+    if name == "SharedMemoryManager":
+        from ._managers_shm import SharedMemoryManager
+
+        return SharedMemoryManager
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,7 @@ from ._managers import all_methods as all_methods  # noqa: PLC0414
 from ._managers import convert_to_error as convert_to_error  # noqa: PLC0414
 from ._managers import dispatch as dispatch  # noqa: PLC0414
 from ._managers import public_methods as public_methods  # noqa: PLC0414
+from ._managers_shm import SharedMemoryManager, SharedMemoryServer
 from ._managers_sync import (
     AcquirerProxy,
     Array,
@@ -42,8 +43,6 @@ from ._managers_sync import (
     NamespaceProxy,
     PoolProxy,
     SetProxy,
-    SharedMemoryManager,
-    SharedMemoryServer,
     SyncManager,
     Value,
     ValueProxy,
