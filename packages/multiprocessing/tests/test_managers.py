@@ -225,6 +225,7 @@ def test_remote_error_carries_server_traceback(manager: managers.SyncManager) ->
     assert "Traceback" in caught.value.args[0]
     assert managers.convert_to_error("#ERROR", KeyError("x")).args == ("x",)
     assert isinstance(managers.convert_to_error("#what", None), ValueError)
+    assert isinstance(managers.convert_to_error("#ERROR", {}), managers.RemoteError)
 
 
 def test_custom_manager_autoproxy_and_method_to_typeid() -> None:
@@ -369,3 +370,20 @@ def test_public_surface() -> None:
     local = managers.ProcessLocalSet()
     local.add(1)
     assert copy.copy(local) == set()
+
+
+def test_autoproxy_asks_the_server_for_methods_and_xmlrpclib_start() -> None:
+    fork = multiprocessing.get_context("fork")
+    with targets.CounterManager(ctx=fork) as manager:
+        token, _exposed = manager._create("Counter", 3)
+        proxy: Any = managers.AutoProxy(token, "pickle", manager=manager)  # exposed: asked
+        assert proxy.add(1) == 4
+        assert "add" in proxy._exposed_
+        del proxy
+    with managers.SyncManager(serializer="xmlrpclib", ctx=fork) as manager:
+        items = manager.list([1, 2])
+        items.append(3)
+        assert (len(items), items[2]) == (3, 3)  # no slices: XML-RPC has none
+        with pytest.raises(managers.RemoteError, match="ValueError"):
+            items.index(99)  # XML-RPC cannot carry the exception: its traceback comes
+        del items

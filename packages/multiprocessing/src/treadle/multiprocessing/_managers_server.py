@@ -220,6 +220,10 @@ class Server:
         try:
             result = method(*args, **dict(kwds))
         except Exception as exc:
+            if self.serializer != "pickle":
+                # XML-RPC cannot carry an exception (it would arrive as an empty
+                # struct): the client gets a RemoteError with the traceback instead.
+                return ("#TRACEBACK", _traceback_text())
             return ("#ERROR", _portable_error(exc))
         typeid = served.typeids.get(name)
         if typeid is None:

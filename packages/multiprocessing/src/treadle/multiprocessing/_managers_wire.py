@@ -106,7 +106,9 @@ class RemoteError(Exception):
 def convert_to_error(kind: str, result: Any) -> Exception:
     """Return the exception a reply of *kind* carrying *result* stands for."""
     if kind == "#ERROR":
-        return result  # type: ignore[no-any-return]
+        if isinstance(result, BaseException):
+            return result  # type: ignore[return-value]
+        return RemoteError(f"server error of an unmarshallable kind: {result!r}\n")
     if kind in ("#TRACEBACK", "#UNSERIALIZABLE"):
         if not isinstance(result, str):
             return TypeError(f"Result {result!r} (kind {kind!r}) type is {type(result)}, not str")
