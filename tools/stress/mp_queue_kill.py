@@ -165,8 +165,9 @@ def one_run(rng: random.Random, items: int, method: str = "fork") -> RunResult:
         last = (max(numbers) + 1 if numbers else 0) if producer is victim else items
         expected.update((index, n) for n in range(last))
     result.lost = len(expected - seen)
-    if multiprocessing.active_children():
-        result.leaked.append(f"children: {multiprocessing.active_children()}")
+    alive = [process.name for process in everyone if process.is_alive()]
+    if alive:
+        result.leaked.append(f"children: {alive}")
     return result
 
 

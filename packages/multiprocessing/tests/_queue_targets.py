@@ -24,8 +24,8 @@ def echo_round(q: Any, back: Any, jq: Any, sq: Any) -> None:
     for _ in range(3):
         jq.get(timeout=30)
         jq.task_done()
-    # SimpleQueue: echo one object.
-    sq.put(("simple", sq.get()))
+    # SimpleQueue: one object from here.
+    sq.put(("simple", os.getpid()))
     # The feeder of this child flushes at exit: no join_thread needed.
     for number in range(200):
         back.put(number)
@@ -53,7 +53,7 @@ def get_then_die(q: Any, said: Any) -> None:
 def wait_for_shutdown(q: Any, said: Any) -> None:
     """Block in get() until the queue is shut down; report what put and get raised."""
     said.send("ready")
-    outcome = []
+    outcome: list[object] = []
     try:
         while True:
             outcome.append(("item", q.get(timeout=30)))

@@ -76,6 +76,7 @@ _FLAGS = 0
 _SHUT = 1  # shutdown() was called
 _NOW = 2  # ... with immediate=True
 _BROKEN = 4  # a process was killed in the middle of a message: the pipe is out of step
+_ENDED = 8  # a reader met the wake-up that shutdown() wrote after the items put before it
 _READER_SLOT = 8
 _WRITER_SLOT = 16
 # A slot holds 0 (free), the holder's pid, or minus the pid while it is mid-message
@@ -588,7 +589,12 @@ class Queue(Generic[_T]):
                 data = _read_message(fd, shared)
                 if data:
                     break
-            self._sem_release()
+                shared[_FLAGS] |= _ENDED  # the items put before shutdown() have passed
+            try:
+                self._sem_release()
+            except ValueError:  # the extra place a shutdown gave to wake putters
+                if not shared[_FLAGS] & _SHUT:
+                    raise
         finally:
             _pack_pid(shared, _READER_SLOT, 0)
             self._rlock._semlock.release()
@@ -609,7 +615,7 @@ class Queue(Generic[_T]):
         if flags & _NOW:
             self._drain(fd)
             raise ShutDown
-        if flags & _SHUT and not self._poller.poll(0):
+        if flags & _ENDED and not self._poller.poll(0):
             raise ShutDown
 
     def _drain(self, fd: int) -> None:
