@@ -7,7 +7,7 @@ first used. See :class:`ProcessPoolExecutor` for the 3.14 API and treadle's opt-
 
 from __future__ import annotations
 
-from . import _process
+from . import _process_pool
 from ._process import BrokenProcessPool, ProcessPoolExecutor, WorkerDiedError
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerDiedError"]
@@ -16,4 +16,4 @@ ProcessPoolExecutor.__module__ = __name__
 WorkerDiedError.__module__ = __name__
 
 # Read by CPython's tests: the ``__cause__`` of an exception raised in a worker.
-_RemoteTraceback = _process._RemoteTraceback
+_RemoteTraceback = _process_pool._RemoteTraceback

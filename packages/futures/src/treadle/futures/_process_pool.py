@@ -1,0 +1,616 @@
+"""The process pool's dispatcher: the state shared with the executor, and its thread.
+
+How work reaches the workers: ``submit`` (in ``_process``) pickles the call at once and
+appends a :class:`_Task` to the pool's ``pending`` deque. One dispatcher thread per pool
+owns every worker: each worker has one duplex pipe, and the dispatcher knows which tasks
+it sent down each one (``inflight``, in the order the worker runs them). It polls the
+pipes, the workers' sentinels and a wake-up pipe, and hands pending tasks to workers in
+batches (several tasks per write; the worker answers with several outcomes per write),
+so a map of small calls costs a few system calls per batch rather than several per call.
+
+Because the dispatcher knows what each worker runs, the opt-ins are local decisions:
+a dead worker fails only its own tasks (``survive_worker_death``), a task past
+``task_timeout`` or a running task cancelled (``cancel_running``) kills only its
+worker's tree, and a worker replaced for ``max_tasks_per_child`` or
+``max_worker_memory`` gives back the tasks it had not started. With any of the first
+three, a worker is given one task at a time, so that "the tasks it was running" is
+exactly one.
+
+Pipe discipline (no deadlock with big messages): the dispatcher writes a batch to a
+worker only when the write cannot block: to an idle worker (which reads the whole
+message before it writes anything), or, when the batch and the one outstanding are both
+small, into the pipe beside that one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures.process as _std_process
+import itertools
+import os
+import pickle
+import select
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from treadle import threading as _threading
+
+from . import _base, _process_worker
+from ._base import LOGGER, Future, TimeoutError
+from ._native import register_atexit
+
+__all__ = ["BrokenProcessPool", "WorkerDiedError"]
+
+
+# The stdlib's class, so that code catching it (or BrokenExecutor) keeps working.
+BrokenProcessPool = _std_process.BrokenProcessPool
+
+_Lock = _threading.Lock
+_monotonic = time.monotonic
+_dumps = pickle.dumps
+_loads = pickle.loads
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+# A batch may go into a pipe beside the one the worker is running only if both are this
+# small (together they fit a pipe's 64 KiB buffer, so the write cannot block).
+_SMALL_BATCH = 16 * 1024
+_MAX_BATCH = 256
+# How long a worker told to leave may take before its tree is killed.
+_LEAVE_SECONDS = 5.0
+
+_ABRUPT = (
+    "A process in the process pool was terminated abruptly while the future was running or pending."
+)
+_INIT_FAILED = "A child process terminated abruptly, the process pool is not usable anymore"
+
+global_shutdown = False  # set at interpreter exit: no new work
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker, as text (the ``__cause__``)."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return self.tb
+
+
+class WorkerDiedError(BrokenProcessPool):
+    """A worker died while running this task (with ``survive_worker_death=True``).
+
+    A :exc:`BrokenProcessPool`, so code written for the stdlib catches it, though the
+    pool itself goes on. *pid* is the worker's, *exitcode* its exit status (``-N`` when
+    signal N ended it), *signal* that signal number or None, and *oom_suspected* True
+    when the kernel's OOM killer killed a process of this cgroup as the worker died of
+    SIGKILL (from cgroup v2 ``memory.events``), None when that cannot be read.
+    """
+
+    def __init__(
+        self, message: str, pid: int, exitcode: int | None, oom_suspected: bool | None
+    ) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.exitcode = exitcode
+        self.signal = -exitcode if exitcode is not None and exitcode < 0 else None
+        self.oom_suspected = oom_suspected
+
+
+def _oom_kills() -> int | None:
+    """Return the OOM kills counted in this process's cgroup (v2), or None if unreadable."""
+    try:
+        with open("/proc/self/cgroup", encoding="ascii") as groups:
+            lines = groups.read().splitlines()
+        path = next(line[3:] for line in lines if line.startswith("0::"))
+        with open(f"/sys/fs/cgroup{path}/memory.events", encoding="ascii") as events:
+            for line in events:
+                name, _, value = line.partition(" ")
+                if name == "oom_kill":
+                    return int(value)
+    except (OSError, StopIteration, ValueError):
+        return None
+    return None
+
+
+class _Task:
+    """One submitted call: its future and the pickle of ``(fn, args, kwargs)``."""
+
+    __slots__ = ("future", "id", "payload", "started")
+
+    def __init__(self, task_id: int, future: Future[Any], payload: bytes) -> None:
+        self.id = task_id
+        self.future = future
+        self.payload = payload
+        self.started = False  # set_running_or_notify_cancel done (a task given back)
+
+
+class _Worker:
+    """A worker process as the dispatcher sees it."""
+
+    __slots__ = ("batches", "conn", "inflight", "leaving", "pid", "process", "ready", "since")
+
+    def __init__(self, process: Any, conn: Any) -> None:
+        self.process = process
+        self.conn = conn
+        self.pid: int = process.pid
+        self.inflight: deque[_Task] = deque()
+        self.batches: deque[list[int]] = deque()  # [tasks left, bytes] per batch sent
+        self.ready = False  # its initializer ran
+        self.leaving = False  # told to leave, or leaving by itself
+        self.since = 0.0  # when its current task was sent (one-at-a-time mode)
+
+
+class _Options:
+    """The pool's settings, as the constructor checked them."""
+
+    cancel_running: bool
+    context: Any
+    initargs: tuple[Any, ...]
+    initializer: Callable[..., object] | None
+    max_memory: int | None
+    max_tasks: int | None
+    max_workers: int
+    one_at_a_time: bool
+    shutdown_timeout: float | None
+    survive: bool
+    task_timeout: float | None
+
+
+class _Pool:
+    """The state shared by the executor and its dispatcher (never the executor itself)."""
+
+    def __init__(self, options: _Options, max_pending: int | None) -> None:
+        self.options = options
+        self.lock = _Lock()
+        self.pending: deque[_Task] = deque()
+        self.cancels: deque[Future[Any]] = deque()
+        self.slots = None if max_pending is None else _threading.Semaphore(max_pending)
+        self.workers: dict[int, _Worker] = {}
+        self.shutdown = False
+        self.broken: str | None = None
+        self.interrupt_at: float | None = None  # a Ctrl-C: kill the running work then
+        self.kill_now = False
+        self.sleeping = False
+        self.closed = False
+        self.thread: _threading.Thread | None = None
+        self.wake_r = self.wake_w = -1  # the wake-up pipe, made with the dispatcher
+        self.oom_seen = _oom_kills()
+        self.next_id = itertools.count().__next__
+
+    def wake(self) -> None:
+        """Wake the dispatcher if it sleeps (call with ``lock`` held)."""
+        if self.sleeping and not self.closed:
+            self.sleeping = False
+            os.write(self.wake_w, b"!")
+
+    def abandon(self) -> None:
+        """Finish the work queued, then stop the workers: the executor is gone."""
+        with self.lock:
+            self.shutdown = True
+            self.wake()
+        if self.slots is not None:
+            self.slots.release()
+
+    def cancel_running(self, future: Future[Any]) -> None:
+        """Ask the dispatcher to stop the worker running *future* (cancel_running)."""
+        with self.lock:
+            self.cancels.append(future)
+            self.wake()
+
+    # ------------------------------------------------------------ dispatcher side
+
+    def start_worker(self) -> None:
+        """Start one worker process (its readiness arrives on its pipe)."""
+        options = self.options
+        ctx = options.context
+        parent_end, child_end = ctx.Pipe(duplex=True)
+        try:
+            process = ctx.Process(
+                target=_process_worker.serve,
+                args=(
+                    child_end,
+                    options.initializer,
+                    options.initargs,
+                    options.max_tasks,
+                    options.max_memory,
+                ),
+                name="ProcessPoolExecutor-worker",
+            )
+            process.start()
+        except BaseException:
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+        self.workers[process.pid] = _Worker(process, parent_end)
+
+    def run(self) -> None:
+        """Serve as the dispatcher thread until shut down with nothing left, or broken."""
+        try:
+            self._serve()
+        except BaseException as exc:
+            LOGGER.critical("Exception in the process pool's dispatcher", exc_info=True)
+            self._break("the process pool's dispatcher failed", exc)
+        finally:
+            self._stop_workers()
+            with self.lock:
+                self.closed = True
+                os.close(self.wake_r)
+                os.close(self.wake_w)
+
+    def _serve(self) -> None:
+        poller = select.poll()
+        polled: dict[int, tuple[int, _Worker]] = {}  # fd -> (kind, worker); 0 pipe, 1 ends
+        poller.register(self.wake_r, select.POLLIN)
+        while True:
+            timeout = self._plan()
+            if timeout is None and self._finished():
+                return
+            # Keep the poll set equal to the workers' descriptors (_plan may start some).
+            wanted = {}
+            for worker in self.workers.values():
+                wanted[worker.conn.fileno()] = (0, worker)
+                wanted[worker.process.sentinel] = (1, worker)
+            for fd in polled.keys() - wanted.keys():
+                poller.unregister(fd)
+            for fd in wanted.keys() - polled.keys():
+                poller.register(fd, select.POLLIN)
+            polled = wanted
+            for fd, _ in poller.poll(None if timeout is None else max(timeout, 0.0) * 1000):
+                if fd == self.wake_r:
+                    try:
+                        while os.read(self.wake_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                kind, worker = polled[fd]
+                if worker.pid not in self.workers:
+                    continue  # removed earlier in this round
+                if kind == 0:
+                    self._receive(worker)
+                else:
+                    self._ended(worker)
+                if self.broken:
+                    return
+
+    def _finished(self) -> bool:
+        # Called with nothing to wait for: the pool may leave once shut down and empty.
+        return self.shutdown and not self.pending and not self._busy()
+
+    def _busy(self) -> bool:
+        return any(worker.inflight for worker in self.workers.values())
+
+    def _plan(self) -> float | None:
+        """Act on what is due; return how long the poll may sleep (None: until woken).
+
+        None is returned with the lock released only when the dispatcher is to sleep
+        until woken (``sleeping`` set) or to leave.
+        """
+        self._handle_cancels()
+        self._dispatch()
+        now = _monotonic()
+        sleep: float | None = self._handle_deadlines(now)
+        with self.lock:
+            if self._finished():
+                return None  # nothing runs: the dispatcher leaves
+            if self.kill_now or (self.interrupt_at is not None and self.interrupt_at <= now):
+                self.kill_now = False
+                self.interrupt_at = None
+                self._kill_running("the pool was shut down while the task ran")
+                return 0.0
+            if self.interrupt_at is not None:
+                left = self.interrupt_at - now
+                sleep = left if sleep is None else min(sleep, left)
+            if self.cancels or (self.pending and self._could_dispatch(len(self.pending))):
+                return 0.0
+            if sleep is None and not self._finished():
+                self.sleeping = True
+            return sleep
+
+    def _could_dispatch(self, count: int) -> bool:
+        """Whether a worker could take work now, or one more could start for it."""
+        workers = self.workers
+        if any(self._room(worker, 0) for worker in workers.values()):
+            return True
+        starting = sum(1 for worker in workers.values() if not worker.ready)
+        return len(workers) < self.options.max_workers and starting < count
+
+    def _handle_cancels(self) -> None:
+        while self.cancels:
+            with self.lock:
+                future = self.cancels.popleft()
+            for worker in list(self.workers.values()):
+                if any(task.future is future for task in worker.inflight):
+                    self._kill(worker, None)
+                    break
+            future.set_running_or_notify_cancel()
+
+    def _handle_deadlines(self, now: float) -> float | None:
+        limit = self.options.task_timeout
+        if limit is None:
+            return None
+        sleep: float | None = None
+        for worker in list(self.workers.values()):
+            if not worker.inflight:
+                continue
+            left = worker.since + limit - now
+            if left > 0:
+                sleep = left if sleep is None else min(sleep, left)
+                continue
+            task = worker.inflight[0]
+            self._kill(worker, None)
+            self._settle(
+                task,
+                TimeoutError(
+                    f"the task ran longer than task_timeout={limit} seconds; its worker "
+                    f"(pid {worker.pid}) and the processes it started were killed"
+                ),
+            )
+        return sleep
+
+    def _room(self, worker: _Worker, size: int) -> bool:
+        """Whether a batch of *size* bytes can be written to *worker* now."""
+        if not worker.ready or worker.leaving:
+            return False
+        batches = worker.batches
+        if not batches:
+            return True
+        if self.options.one_at_a_time or len(batches) > 1:
+            return False
+        return size <= _SMALL_BATCH and batches[0][1] <= _SMALL_BATCH
+
+    def _dispatch(self) -> None:
+        options = self.options
+        workers = self.workers
+        while True:
+            with self.lock:
+                if not self.pending:
+                    return
+                count = len(self.pending)
+            idle = [w for w in workers.values() if self._room(w, 0)]
+            if not idle:
+                if self._could_dispatch(count):
+                    self.start_worker()
+                    continue
+                return
+            # Spread the queue over the pool, two batches per worker, so that the
+            # workers stay busy while their outcomes travel back.
+            size = 1
+            if not options.one_at_a_time:
+                size = min(_MAX_BATCH, max(1, -(-count // (2 * options.max_workers))))
+            for worker in idle:
+                batch = self._take(size)
+                if not batch:
+                    return
+                if not self._send(worker, batch):
+                    return
+
+    def _take(self, size: int) -> list[_Task]:
+        """Take up to *size* pending tasks that still want to run."""
+        batch: list[_Task] = []
+        taken = 0
+        with self.lock:
+            pending = self.pending
+            while pending and len(batch) < size:
+                task = pending.popleft()
+                taken += 1
+                if task.started or task.future.set_running_or_notify_cancel():
+                    task.started = True
+                    batch.append(task)
+        if self.slots is not None and taken:
+            self.slots.release(taken)
+        return batch
+
+    def _send(self, worker: _Worker, batch: list[_Task]) -> bool:
+        """Send *batch* to *worker*; False if it must wait for the worker to be idle."""
+        message = _dumps([(task.id, task.payload) for task in batch], _PROTOCOL)
+        if not self._room(worker, len(message)):
+            # Too big to go beside the outstanding batch: back to the front of the queue.
+            with self.lock:
+                self.pending.extendleft(reversed(batch))
+            return False
+        worker.inflight.extend(batch)
+        worker.batches.append([len(batch), len(message)])
+        if len(worker.inflight) == len(batch):
+            worker.since = _monotonic()
+        try:
+            worker.conn.send_bytes(message)
+        except OSError:
+            pass  # it died: its sentinel says so next
+        return True
+
+    def _receive(self, worker: _Worker) -> None:
+        conn = worker.conn
+        while True:
+            try:
+                message = conn.recv_bytes()
+            except (EOFError, OSError):
+                return  # it ended: the sentinel tells the rest
+            outcomes, status = _loads(message)
+            for task_id, ok, payload in outcomes:
+                task = worker.inflight.popleft()
+                batches = worker.batches
+                batches[0][0] -= 1
+                if not batches[0][0]:
+                    batches.popleft()
+                if task.id != task_id:  # cannot happen unless the protocol is broken
+                    raise RuntimeError("a worker answered for a task it was not given")
+                self._outcome(task, ok, payload)
+            if worker.inflight:
+                worker.since = _monotonic()
+            if status is not None:
+                self._status(worker, status)
+                if self.broken:
+                    return
+            if not conn.poll(0):
+                return
+
+    def _outcome(self, task: _Task, ok: bool, payload: bytes) -> None:
+        try:
+            value = _loads(payload)
+        except BaseException as exc:
+            error = BrokenProcessPool("the result of the task could not be unpickled")
+            error.__cause__ = exc
+            self._settle(task, error)
+            return
+        if ok:
+            future = task.future
+            del task
+            try:
+                future.set_result(value)
+            except _base.InvalidStateError:
+                pass  # cancelled while it ran (cancel_running)
+            return
+        raised, text = value
+        raised.__cause__ = _RemoteTraceback(f"\n'''\n{text}'''")
+        self._settle(task, raised)
+
+    def _settle(self, task: _Task, error: BaseException) -> None:
+        future = task.future
+        if not task.started and not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_exception(error)
+        except _base.InvalidStateError:
+            pass  # cancelled while it ran (cancel_running)
+
+    def _status(self, worker: _Worker, status: tuple[str, Any]) -> None:
+        kind, detail = status
+        if kind == "ready":
+            worker.ready = True
+        elif kind == "init":
+            self._break(_INIT_FAILED, _RemoteTraceback(f"\n'''\n{detail}'''"))
+        elif kind == "exit":
+            # Every task not answered goes back: those of its batch it did not start
+            # (*detail*) and any batch still unread in its pipe.
+            worker.leaving = True
+            back = list(worker.inflight)
+            worker.inflight.clear()
+            worker.batches.clear()
+            with self.lock:
+                self.pending.extendleft(reversed(back))
+
+    def _ended(self, worker: _Worker) -> None:
+        """Read what an ended worker said last, then account for its end."""
+        if worker.conn.poll(0):
+            self._receive(worker)
+        if self.broken or worker.pid not in self.workers:
+            return
+        process = worker.process
+        process.join()
+        code = process.exitcode
+        self._forget(worker)
+        process.close()
+        if not worker.inflight and (worker.leaving or self.shutdown):
+            return
+        seen = self.oom_seen
+        now_seen = _oom_kills()
+        self.oom_seen = now_seen
+        oom = None if seen is None or now_seen is None else (code == -9 and now_seen > seen)
+        how = f"exit code {code}" if code is None or code >= 0 else f"signal {-code}"
+        cause = _RemoteTraceback(
+            f"the worker process {worker.pid} ended with {how}"
+            + (" (the kernel's OOM killer is the likely cause)" if oom else "")
+        )
+        if not self.options.survive:
+            self._break(_ABRUPT, cause, list(worker.inflight))
+            return
+        for task in worker.inflight:
+            error = WorkerDiedError(
+                f"the worker process {worker.pid} running this task died ({how})",
+                worker.pid,
+                code,
+                oom,
+            )
+            error.__cause__ = cause
+            self._settle(task, error)
+
+    def _forget(self, worker: _Worker) -> None:
+        self.workers.pop(worker.pid, None)
+        worker.conn.close()
+
+    def _kill(self, worker: _Worker, error: BaseException | None) -> None:
+        """Kill *worker* and its tree; fail its tasks with *error* (None: leave them)."""
+        self._forget(worker)
+        process = worker.process
+        try:
+            process.kill_tree(_LEAVE_SECONDS)
+        except (OSError, ValueError, AttributeError):
+            process.kill()
+            process.join(_LEAVE_SECONDS)
+        if process.exitcode is not None:
+            process.close()
+        if error is not None:
+            for task in worker.inflight:
+                self._settle(task, error)
+
+    def _kill_running(self, reason: str) -> None:
+        for worker in list(self.workers.values()):
+            if worker.inflight:
+                self._kill(worker, BrokenProcessPool(reason))
+
+    def _break(
+        self, message: str, cause: BaseException | None, tasks: list[_Task] | None = None
+    ) -> None:
+        """Make the pool unusable: every task not finished fails with BrokenProcessPool.
+
+        *tasks* are those of a worker already forgotten (the one that died).
+        """
+        tasks = [] if tasks is None else tasks
+        with self.lock:
+            self.broken = message
+            tasks.extend(self.pending)
+            self.pending.clear()
+        if self.slots is not None:
+            self.slots.release(len(tasks) + 1)
+        for worker in list(self.workers.values()):
+            tasks.extend(worker.inflight)
+            worker.inflight.clear()
+            self._kill(worker, None)
+        for task in tasks:
+            error = BrokenProcessPool(message)
+            error.__cause__ = cause
+            self._settle(task, error)
+
+    def _stop_workers(self) -> None:
+        """Ask every worker to leave, then make sure each one's tree is gone."""
+        workers = list(self.workers.values())
+        for worker in workers:
+            try:
+                worker.conn.send_bytes(b"")
+            except OSError:
+                pass
+        deadline = _monotonic() + _LEAVE_SECONDS
+        for worker in workers:
+            worker.process.join(max(0.0, deadline - _monotonic()))
+            if worker.process.exitcode is None:
+                self._kill(worker, None)
+            else:
+                self._forget(worker)
+                worker.process.close()
+        self.workers.clear()
+
+
+_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
+
+
+def _python_exit() -> None:
+    """At exit: refuse new work, let the queued work finish, stop every pool."""
+    global global_shutdown
+    global_shutdown = True
+    pools = list(_pools)
+    for pool in pools:
+        with pool.lock:
+            pool.shutdown = True
+            pool.wake()
+    for pool in pools:
+        thread = pool.thread
+        if thread is not None:
+            thread.join()
+
+
+register_atexit(_python_exit)
