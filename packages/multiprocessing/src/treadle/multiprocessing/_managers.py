@@ -345,6 +345,7 @@ def _maker(typeid: str, proxytype: Any) -> Callable[..., Any]:
 
     make.__name__ = typeid
     make.__qualname__ = typeid
+    make.__doc__ = f"Make a shared {typeid!r} object in the server and return its proxy."
     return make
 
 
