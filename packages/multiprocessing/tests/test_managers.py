@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
 import queue
 import signal
 from collections.abc import Iterator, MutableMapping, MutableSequence
@@ -387,3 +388,23 @@ def test_autoproxy_asks_the_server_for_methods_and_xmlrpclib_start() -> None:
         with pytest.raises(managers.RemoteError, match="ValueError"):
             items.index(99)  # XML-RPC cannot carry the exception: its traceback comes
         del items
+
+
+def test_call_blocked_in_a_server_that_dies_fails() -> None:
+    fork = multiprocessing.get_context("fork")
+    manager = managers.SyncManager(ctx=fork)
+    manager.start()
+    try:
+        jobs = manager.Queue()
+        jobs.put("warm")  # this thread's connection is made
+        assert jobs.get() == "warm"
+        server_pid = manager._process.pid
+        killer = fork.Process(target=os.kill, args=(server_pid, signal.SIGKILL))
+        killer.start()
+        # Blocked in the server when (or sent after) it dies: an error either way.
+        with pytest.raises((EOFError, ConnectionError)):
+            jobs.get()
+        killer.join()
+    finally:
+        manager.shutdown()
+    del jobs
