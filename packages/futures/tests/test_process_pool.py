@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as std_futures
+import gc
 import multiprocessing as std_mp
 import os
 import pickle
@@ -318,6 +319,29 @@ def test_memory_recycling() -> None:
         big = ex.submit(tasks.allocate, 120).result()
         assert big == first
         assert ex.submit(tasks.pid_of_worker).result() != first
+
+
+def test_shutdown_timeout_bounds_shutdown(fifo: str) -> None:
+    ex = PPE(1, shutdown_timeout=0.2)
+    hung = ex.submit(tasks.block_with_grandchild, fifo)
+    grandchild = int(read_fifo(fifo))
+    worker = next(iter(ex._processes))
+    ex.shutdown(wait=True)
+    with pytest.raises(process.BrokenProcessPool, match="shut down"):
+        hung.result()
+    assert gone(worker)
+    assert gone(grandchild)
+
+
+def test_a_dropped_executor_finishes_its_work_and_stops() -> None:
+    ex = PPE(2)
+    submitted = [ex.submit(tasks.add, i) for i in range(10)]
+    dispatcher = ex._executor_manager_thread
+    assert dispatcher is not None
+    del ex
+    gc.collect()
+    dispatcher.join()
+    assert [f.result() for f in submitted] == list(range(10))
 
 
 def test_sigint_while_waiting_on_the_pool(fifo: str) -> None:

@@ -194,7 +194,9 @@ class ProcessPoolExecutor(_base.Executor):
         self._initializer = initializer
         self._initargs = options.initargs
         pool = self._pool = _Pool(options, max_pending)
-        self._pool_ref = weakref.ref(self, lambda _: pool.abandon())
+        # Held by the pool (which the dispatcher thread keeps alive), not by self: a
+        # weakref that dies with its referent never calls back.
+        pool.owner = weakref.ref(self, lambda _: pool.abandon())
         self._future_type: type[Future[Any]] = _KillableFuture if options.cancel_running else Future
 
     # Internals that CPython's tests and some programs read.

@@ -176,6 +176,7 @@ class _Pool:
         self.sleeping = False
         self.closed = False
         self.thread: _threading.Thread | None = None
+        self.owner: Any = None  # a weakref to the executor, calling abandon()
         self.wake_r = self.wake_w = -1  # the wake-up pipe, made with the dispatcher
         self.oom_seen = _oom_kills()
         self.next_id = itertools.count().__next__
