@@ -199,7 +199,9 @@ def test_shutdown_cancel_futures_terminate_and_kill(fifo: str) -> None:
     read_fifo(fifo)
     queued = [ex.submit(tasks.add, i) for i in range(3)]
     ex.terminate_workers()
-    assert all(f.cancelled() for f in queued)
+    # Cancelled, or (sent to the busy worker's pipe already) failed with the pool.
+    for future in queued:
+        assert future.cancelled() or isinstance(future.exception(), process.BrokenProcessPool)
     with pytest.raises(process.BrokenProcessPool):
         running.result()
     ex.shutdown()
