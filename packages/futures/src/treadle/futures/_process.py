@@ -40,6 +40,9 @@ _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
 _monotonic = time.monotonic
+# The operations of _force_shutdown (names CPython's tests read from the public module).
+_TERMINATE = "terminate"
+_KILL = "kill"
 _dumps = pickle.dumps
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
@@ -390,13 +393,15 @@ class ProcessPoolExecutor(_base.Executor):
             self._interrupt()
         self.shutdown(wait=True)
 
-    def _force_shutdown(self, how: str) -> None:
+    def _force_shutdown(self, operation: str) -> None:
+        if operation not in (_TERMINATE, _KILL):
+            raise ValueError(f"unknown operation {operation!r}: {_TERMINATE!r} or {_KILL!r}")
         processes = list(self._processes.values())
         self.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             try:
                 if process.is_alive():
-                    getattr(process, how)()
+                    getattr(process, operation)()
             except (ValueError, ProcessLookupError):
                 pass  # closed, or gone already
 
@@ -405,11 +410,11 @@ class ProcessPoolExecutor(_base.Executor):
 
         The tasks they ran fail with BrokenProcessPool; the pending ones are cancelled.
         """
-        self._force_shutdown("terminate")
+        self._force_shutdown(operation=_TERMINATE)
 
     def kill_workers(self) -> None:
         """Kill (SIGKILL) every worker now and shut the pool down (3.14)."""
-        self._force_shutdown("kill")
+        self._force_shutdown(operation=_KILL)
 
 
 def _flatten(chunks: Iterator[list[_T]]) -> Iterator[_T]:

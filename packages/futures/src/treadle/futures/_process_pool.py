@@ -505,7 +505,6 @@ class _Pool:
         process.join()
         code = process.exitcode
         self._forget(worker)
-        process.close()
         if not worker.inflight and (worker.leaving or self.shutdown):
             return
         seen = self.oom_seen
@@ -531,6 +530,8 @@ class _Pool:
             self._settle(task, error)
 
     def _forget(self, worker: _Worker) -> None:
+        # The process object is not closed: callers of ``_processes`` may still join
+        # it (as with the stdlib's); its descriptors go with it (a Finalize).
         self.workers.pop(worker.pid, None)
         worker.conn.close()
 
@@ -543,8 +544,6 @@ class _Pool:
         except (OSError, ValueError, AttributeError):
             process.kill()
             process.join(_LEAVE_SECONDS)
-        if process.exitcode is not None:
-            process.close()
         if error is not None:
             for task in worker.inflight:
                 self._settle(task, error)
@@ -592,7 +591,6 @@ class _Pool:
                 self._kill(worker, None)
             else:
                 self._forget(worker)
-                worker.process.close()
         self.workers.clear()
 
 

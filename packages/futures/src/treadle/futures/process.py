@@ -7,7 +7,7 @@ first used. See :class:`ProcessPoolExecutor` for the 3.14 API and treadle's opt-
 
 from __future__ import annotations
 
-from . import _process_pool
+from . import _process, _process_pool
 from ._process import BrokenProcessPool, ProcessPoolExecutor, WorkerDiedError
 
 __all__ = ["BrokenProcessPool", "ProcessPoolExecutor", "WorkerDiedError"]
@@ -17,3 +17,5 @@ WorkerDiedError.__module__ = __name__
 
 # Read by CPython's tests: the ``__cause__`` of an exception raised in a worker.
 _RemoteTraceback = _process_pool._RemoteTraceback
+_TERMINATE = _process._TERMINATE
+_KILL = _process._KILL
