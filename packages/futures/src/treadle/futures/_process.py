@@ -417,6 +417,19 @@ class ProcessPoolExecutor(_base.Executor):
         self._force_shutdown(operation=_KILL)
 
 
+def _check_system_limits() -> None:
+    """Raise NotImplementedError if this system cannot run a process pool.
+
+    The pool needs what its workers are made of: ``select.poll`` (the dispatcher waits
+    on it) and Unix socket pairs (one per worker).
+    """
+    import select  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+
+    if not hasattr(select, "poll") or not hasattr(socket, "socketpair"):
+        raise NotImplementedError("process pools need select.poll and socket.socketpair")
+
+
 def _flatten(chunks: Iterator[list[_T]]) -> Iterator[_T]:
     """Yield the items of each chunk's results; stopping early stops *chunks* too."""
     try:

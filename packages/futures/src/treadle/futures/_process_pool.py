@@ -24,7 +24,6 @@ small, into the pipe beside that one.
 
 from __future__ import annotations
 
-import concurrent.futures.process as _std_process
 import itertools
 import os
 import pickle
@@ -33,7 +32,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from treadle import threading as _threading
 
@@ -44,8 +43,31 @@ from ._native import register_atexit
 __all__ = ["BrokenProcessPool", "WorkerDiedError"]
 
 
-# The stdlib's class, so that code catching it (or BrokenExecutor) keeps working.
-BrokenProcessPool = _std_process.BrokenProcessPool
+def _stdlib_broken_process_pool() -> type[_base.BrokenExecutor]:
+    """Return the stdlib's BrokenProcessPool, or a class of ours where it cannot be had.
+
+    The stdlib's, so that code catching it keeps working. Where treadle stands in for
+    ``concurrent.futures`` (CPython's tests, run against treadle), importing its
+    ``process`` module reaches this package, half-initialised: then our own class.
+    """
+    try:
+        from concurrent.futures.process import BrokenProcessPool as stdlib_class  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
+        if stdlib_class.__module__ == "concurrent.futures.process":
+            return stdlib_class
+
+    class BrokenProcessPool(_base.BrokenExecutor):
+        """Raised when a worker of a process pool died or its initializer failed."""
+
+    return BrokenProcessPool
+
+
+if TYPE_CHECKING:
+    from concurrent.futures.process import BrokenProcessPool
+else:
+    BrokenProcessPool = _stdlib_broken_process_pool()
 
 _Lock = _threading.Lock
 _monotonic = time.monotonic

@@ -19,3 +19,4 @@ WorkerDiedError.__module__ = __name__
 _RemoteTraceback = _process_pool._RemoteTraceback
 _TERMINATE = _process._TERMINATE
 _KILL = _process._KILL
+_check_system_limits = _process._check_system_limits
