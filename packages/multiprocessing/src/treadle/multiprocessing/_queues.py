@@ -71,7 +71,7 @@ _LONG_HEADER = struct.Struct("!Q")
 _LARGEST_SHORT = 0x7FFFFFFF
 
 # The shared state: a flag byte, then the holders of the reader's and writer's locks.
-_STATE_SIZE = 64
+_STATE_SIZE = 4096
 _FLAGS = 0
 _SHUT = 1  # shutdown() was called
 _NOW = 2  # ... with immediate=True
@@ -79,6 +79,13 @@ _BROKEN = 4  # a process was killed in the middle of a message: the pipe is out 
 _ENDED = 8  # a reader met the wake-up that shutdown() wrote after the items put before it
 _READER_SLOT = 8
 _WRITER_SLOT = 16
+# Then a table of (pid, places held): how many places of the semaphore each process
+# took for items still in its buffer. A process killed with items there never releases
+# them; a putter that waits long gives them back (see _reclaim).
+_TABLE = 64
+_ENTRY = struct.Struct("=qq")
+_ENTRIES = (_STATE_SIZE - _TABLE) // _ENTRY.size
+_HELD = struct.Struct("=q")
 # A slot holds 0 (free), the holder's pid, or minus the pid while it is mid-message
 # (between the reads or writes of a message that takes more than one).
 _PID = struct.Struct("=q")
@@ -238,6 +245,49 @@ def _give_back(release: Any) -> None:
         pass
 
 
+def _claim_entry(shared: mmap.mmap, wlock: Any) -> int | None:
+    """Give this process an entry of the table; return its offset (None: table full)."""
+    me = _Pid.value
+    _take(wlock, shared, _WRITER_SLOT, True, None)
+    try:
+        for index in range(_ENTRIES):
+            offset = _TABLE + index * _ENTRY.size
+            pid, held = _ENTRY.unpack_from(shared, offset)
+            if pid in (me, 0) or (held == 0 and not _alive(pid)):
+                _ENTRY.pack_into(shared, offset, me, 0)
+                return offset
+        return None
+    finally:
+        _pack_pid(shared, _WRITER_SLOT, 0)
+        wlock.release()
+
+
+def _count_held(shared: mmap.mmap, offset: int | None, change: int) -> None:
+    """Add *change* to this process's places held (the caller holds the buffer's lock)."""
+    if offset is not None:
+        place = offset + 8
+        _HELD.pack_into(shared, place, _HELD.unpack_from(shared, place)[0] + change)
+
+
+def _reclaim(shared: mmap.mmap, wlock: Any, release: Any) -> None:
+    """Give back the places that dead processes took for items they never sent."""
+    me = _Pid.value
+    _take(wlock, shared, _WRITER_SLOT, True, None)
+    try:
+        for index in range(_ENTRIES):
+            offset = _TABLE + index * _ENTRY.size
+            pid, held = _ENTRY.unpack_from(shared, offset)
+            if pid in (0, me) or held <= 0 or _alive(pid):
+                continue
+            info("a process (pid %d) died holding %d places of a queue; freeing them", pid, held)
+            _ENTRY.pack_into(shared, offset, 0, 0)
+            for _ in range(held):
+                _give_back(release)
+    finally:
+        _pack_pid(shared, _WRITER_SLOT, 0)
+        wlock.release()
+
+
 # ---------------------------------------------------------------------------------------
 # Reading and writing messages.
 #
@@ -359,14 +409,19 @@ def _feed(
     sem: Any,
     onerror: Any,
     ignore_epipe: bool,
+    entry: list[int | None],
 ) -> None:
     """Move items from *buffer* to the pipe until told to close."""
     fd = writer.fileno()
+    handled = 0  # items of the last chunk: their places are no longer held here
     while True:
         with notempty:
+            if handled:
+                _count_held(shared, entry[0], -handled)
             while not buffer:
                 notempty.wait()
             taken = [buffer.popleft() for _ in range(min(len(buffer), _TAKE))]
+        handled = sum(1 for obj in taken if obj is not _CLOSE and obj is not _WAKE)
         # Pickle outside the lock; group the messages into writes of at most PIPE_BUF
         # bytes (atomic), a larger message going alone.
         parts: list[Any] = []
@@ -519,6 +574,9 @@ class Queue(Generic[_T]):
         self._sem_acquire = self._sem._semlock.acquire
         self._sem_release = self._sem._semlock.release
         self._map = self._shared.map
+        # Offset of this process's entry in the table of places held (claimed at the
+        # first put), in a list the feeder thread shares.
+        self._entry: list[int | None] = []
 
     # Putting -------------------------------------------------------------------------
 
@@ -530,7 +588,7 @@ class Queue(Generic[_T]):
         """
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
-        if not self._sem_acquire(block, timeout):
+        if not self._sem_acquire(False) and not (block and self._wait_for_place(timeout)):
             if self._map[_FLAGS] & _SHUT:
                 raise ShutDown
             raise Full
@@ -539,11 +597,29 @@ class Queue(Generic[_T]):
             _give_back(self._sem_release)
             raise ShutDown
         self._accepted()
+        if not self._entry:
+            self._entry.append(_claim_entry(self._map, self._wlock._semlock))
         with self._notempty:
             if self._thread is None:
                 self._start_thread()
             self._buffer.append(obj)
+            _count_held(self._map, self._entry[0], 1)
             self._notempty.notify()
+
+    def _wait_for_place(self, timeout: float | None) -> bool:
+        # Wait in periods: after each, give back the places of dead processes' items.
+        deadline = None if timeout is None else _monotonic() + timeout
+        while True:
+            wait = _PATIENCE
+            if deadline is not None:
+                wait = min(wait, deadline - _monotonic())
+                if wait <= 0.0:
+                    return False
+            if self._sem_acquire(True, wait):
+                return True
+            if self._map[_FLAGS] & _SHUT:
+                return False
+            _reclaim(self._map, self._wlock._semlock, self._sem_release)
 
     def put_nowait(self, obj: _T) -> None:
         """Put *obj* if there is a free place at once; else raise :exc:`queue.Full`."""
@@ -590,11 +666,10 @@ class Queue(Generic[_T]):
                 if data:
                     break
                 shared[_FLAGS] |= _ENDED  # the items put before shutdown() have passed
-            try:
-                self._sem_release()
-            except ValueError:  # the extra place a shutdown gave to wake putters
-                if not shared[_FLAGS] & _SHUT:
-                    raise
+            # The semaphore may already be full: a shutdown gives one extra place to wake
+            # putters, and the places of a killed process are freed by estimate (its
+            # last items may have been sent just before it died).
+            _give_back(self._sem_release)
         finally:
             _pack_pid(shared, _READER_SLOT, 0)
             self._rlock._semlock.release()
@@ -730,6 +805,7 @@ class Queue(Generic[_T]):
                 "sem": self._sem._semlock,
                 "onerror": self._on_queue_feeder_error,
                 "ignore_epipe": self._ignore_epipe,
+                "entry": self._entry,
             },
             name="QueueFeederThread",
             daemon=True,
