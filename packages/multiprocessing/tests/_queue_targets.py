@@ -88,3 +88,14 @@ def shut_down_from_child(q: Any, immediate: bool) -> None:
 def kill_self() -> None:
     """End this process with SIGKILL (no clean-up at all)."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def put_and_wait(q: Any, said: Any, count: int) -> None:
+    """Put one item, then on word *count* items (which the feeder cannot send: the
+    parent holds the write lock), then wait to be killed."""
+    q.put("warm")
+    said.recv()
+    for number in range(count):
+        q.put(number)
+    said.send("put")
+    said.recv()  # until killed

@@ -17,7 +17,7 @@ import _queue_targets as targets  # type: ignore[import-not-found,unused-ignore]
 import pytest
 
 from treadle import multiprocessing
-from treadle.multiprocessing import queues
+from treadle.multiprocessing import _queues, queues
 from treadle.queue import ShutDown
 
 pytestmark = pytest.mark.timeout(60)
@@ -272,15 +272,40 @@ class TestAcrossProcesses:
         q.close()
         q.join_thread()
 
+    def test_places_of_a_killed_producer_come_back(self, fork: Any) -> None:
+        q = fork.Queue(2)
+        here, there = fork.Pipe()
+        child = fork.Process(target=targets.put_and_wait, args=(q, there, 2))
+        child.start()
+        assert q.get(timeout=30) == "warm"
+        # Hold the write lock as a writer does (pid recorded): the child's next items
+        # stay in its buffer.
+        wlock = q._wlock._semlock
+        assert _queues._take(wlock, q._map, _queues._WRITER_SLOT, True, None)
+        here.send("go")
+        assert here.recv() == "put"
+        assert q.full()
+        child.kill()
+        child.join()
+        _queues._pack_pid(q._map, _queues._WRITER_SLOT, 0)
+        wlock.release()
+        # The two places the dead child took are given back to a waiting putter.
+        q.put("mine", timeout=30)
+        assert q.get(timeout=30) == "mine"
+        for conn in (here, there):
+            conn.close()
+        q.close()
+        q.join_thread()
+
 
 class TestShutdown:
     def test_in_one_process(self, fork: Any) -> None:
         q = fork.Queue()
-        assert not q.is_shutdown()
+        assert not q.is_shutdown
         q.put(1)
         q.put(2)
         q.shutdown()
-        assert q.is_shutdown()
+        assert q.is_shutdown
         with pytest.raises(ShutDown):
             q.put(3)
         assert q.get(timeout=10) == 1  # drained first

@@ -756,8 +756,9 @@ class Queue(Generic[_T]):
                 _pack_pid(shared, _READER_SLOT, 0)
                 self._rlock._semlock.release()
 
+    @property
     def is_shutdown(self) -> bool:
-        """Whether :meth:`shutdown` was called (in any process)."""
+        """Whether :meth:`shutdown` was called, in any process (an attribute, as in 3.13)."""
         return bool(self._map[_FLAGS] & _SHUT)
 
     # Closing -------------------------------------------------------------------------
