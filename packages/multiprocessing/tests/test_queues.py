@@ -73,6 +73,7 @@ class TestInOneProcess:
         assert q.qsize() == 3
         assert q.get(timeout=10) == "a"
         assert q.get() == {"b": [1, 2]}
+        _wait_until(lambda: not q.empty())  # the feeder may not have written it yet
         assert q.get_nowait() == b"c" * 1000
         _wait_until(q.empty)
         q.close()
@@ -129,6 +130,7 @@ class TestInOneProcess:
         q.join_thread()  # not waited for: returns at once
         assert q._jointhread is not None
         assert not q._jointhread.still_active()
+        q._thread.join()  # (the test's own clean-up: the feeder is done soon)
 
     def test_bad_arguments(self, fork: Any) -> None:
         with pytest.raises(TypeError, match="maxsize"):

@@ -164,9 +164,8 @@ class _Shared:
 
     def __del__(self, _close: Any = os.close) -> None:
         # os.close bound at definition: module globals may be gone at interpreter exit.
-        found = getattr(self, "map", None)
-        if found is not None:
-            found.close()
+        # The map is not closed here: a feeder thread still flushing holds it, and it
+        # unmaps itself when the last reference goes.
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             _close(fd)
@@ -749,7 +748,13 @@ class Queue(Generic[_T]):
         if dropped:
             self._discarded(dropped)
         _give_back(self._sem_release)  # wakes a blocked putter, who passes it on
-        if immediate and _take(self._rlock._semlock, shared, _READER_SLOT, False, None):
+        if immediate:
+            self._drain_if_free()
+
+    def _drain_if_free(self) -> None:
+        # Drop what the pipe holds now, unless another reader has the lock.
+        shared = self._map
+        if _take(self._rlock._semlock, shared, _READER_SLOT, False, None):
             try:
                 self._drain(self._reader.fileno())
             finally:
@@ -889,7 +894,13 @@ class JoinableQueue(Queue[_T]):
         """Wait until every item put has been reported done with :meth:`task_done`."""
         with self._cond:
             while not self._unfinished_tasks._semlock._is_zero():
-                self._cond.wait()
+                if not self._map[_FLAGS] & _NOW:
+                    self._cond.wait()
+                    continue
+                # Shut down at once: items still on their way (a feeder was writing
+                # them) are dropped as they arrive, and count as done.
+                self._cond.wait(_PATIENCE)
+                self._drain_if_free()
 
 
 # ---------------------------------------------------------------------------------------
