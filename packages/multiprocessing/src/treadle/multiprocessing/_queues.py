@@ -649,26 +649,30 @@ class Queue(Generic[_T]):
         try:
             fd = self._reader.fileno()
             poller = self._poller
+            waits = not block or deadline is not None
             while True:
                 if shared[_FLAGS]:
                     self._check_state(fd)
-                # Wait for data before taking a byte of it: a reader killed while it
-                # waits leaves the pipe in step.
-                if not poller.poll(0):
+                # An untimed get blocks in read(): a frame is read whole or not at all,
+                # so a reader killed while it waits leaves the pipe in step.
+                if waits and not poller.poll(0):
                     if not block:
                         raise Empty
-                    wait = None if deadline is None else deadline - _monotonic()
-                    if (wait is not None and wait <= 0.0) or not _connection._poll(poller, wait):
+                    wait = deadline - _monotonic()  # type: ignore[operator]
+                    if wait <= 0.0 or not _connection._poll(poller, wait):
                         raise Empty
                     continue  # look at the shared state again: it may be a wake-up
                 data = _read_message(fd, shared)
                 if data:
                     break
                 shared[_FLAGS] |= _ENDED  # the items put before shutdown() have passed
-            # The semaphore may already be full: a shutdown gives one extra place to wake
-            # putters, and the places of a killed process are freed by estimate (its
-            # last items may have been sent just before it died).
-            _give_back(self._sem_release)
+            try:
+                self._sem_release()
+            except ValueError:
+                # Already full: a shutdown gives one extra place to wake putters, and
+                # the places of a killed process are freed by estimate (its last items
+                # may have been sent just before it died).
+                pass
         finally:
             _pack_pid(shared, _READER_SLOT, 0)
             self._rlock._semlock.release()
