@@ -213,7 +213,10 @@ class ProcessPoolExecutor(_base.Executor):
 
     @property
     def _processes(self) -> dict[int, Any]:
-        return {pid: worker.process for pid, worker in list(self._pool.workers.items())}
+        pool = self._pool
+        with pool.lock:
+            workers = [*pool.workers.values(), *pool.adopted]
+        return {worker.pid: worker.process for worker in workers}
 
     @property
     def _executor_manager_thread(self) -> _threading.Thread | None:
@@ -287,8 +290,9 @@ class ProcessPoolExecutor(_base.Executor):
             pool.pending.append(_Task(pool.next_id(), future, payload))
             if pool.thread is None:
                 self._start()
-            else:
-                pool.wake()
+            if pool.wants_worker():
+                pool.start_worker(adopt=True)
+            pool.wake()
         finally:
             lock.release()
         return future

@@ -198,6 +198,8 @@ class _Pool:
         self.sleeping = False
         self.closed = False
         self.thread: _threading.Thread | None = None
+        self.adopted: list[_Worker] = []  # started by submit, not yet in ``workers``
+        self.available = 0  # workers idle or starting, as last counted by the dispatcher
         self.owner: Any = None  # a weakref to the executor, calling abandon()
         self.wake_r = self.wake_w = -1  # the wake-up pipe, made with the dispatcher
         self.oom_seen = _oom_kills()
@@ -225,8 +227,12 @@ class _Pool:
 
     # ------------------------------------------------------------ dispatcher side
 
-    def start_worker(self) -> None:
-        """Start one worker process (its readiness arrives on its pipe)."""
+    def start_worker(self, adopt: bool = False) -> None:
+        """Start one worker process (its readiness arrives on its pipe).
+
+        The dispatcher adds it to ``workers``; ``submit`` (*adopt*, with ``lock`` held)
+        lists it in ``adopted``, which the dispatcher takes in on its next round.
+        """
         options = self.options
         ctx = options.context
         parent_end, child_end = ctx.Pipe(duplex=True)
@@ -248,7 +254,29 @@ class _Pool:
             raise
         finally:
             child_end.close()
-        self.workers[process.pid] = _Worker(process, parent_end)
+        worker = _Worker(process, parent_end)
+        if adopt:
+            self.adopted.append(worker)
+            self.available += 1
+        else:
+            self.workers[process.pid] = worker
+
+    def wants_worker(self) -> bool:
+        """Whether ``submit`` should start a worker now (call with ``lock`` held).
+
+        As the stdlib's pool does: when the tasks waiting outnumber the workers idle or
+        starting, and the pool is not full. The dispatcher keeps ``available`` current.
+        """
+        total = len(self.workers) + len(self.adopted)
+        return total < self.options.max_workers and len(self.pending) > self.available
+
+    def _count_available(self) -> None:
+        # Workers that will take a task without waiting: idle, or still starting.
+        self.available = len(self.adopted) + sum(
+            1
+            for worker in self.workers.values()
+            if not worker.leaving and not (worker.ready and worker.inflight)
+        )
 
     def run(self) -> None:
         """Serve as the dispatcher thread until shut down with nothing left, or broken."""
@@ -307,17 +335,26 @@ class _Pool:
     def _busy(self) -> bool:
         return any(worker.inflight for worker in self.workers.values())
 
+    def _adopt(self) -> None:
+        with self.lock:
+            adopted = self.adopted
+            self.adopted = []
+            for worker in adopted:
+                self.workers[worker.pid] = worker
+
     def _plan(self) -> float | None:
         """Act on what is due; return how long the poll may sleep (None: until woken).
 
         None is returned with the lock released only when the dispatcher is to sleep
         until woken (``sleeping`` set) or to leave.
         """
+        self._adopt()
         self._handle_cancels()
         self._dispatch()
         now = _monotonic()
         sleep: float | None = self._handle_deadlines(now)
         with self.lock:
+            self._count_available()
             if self._finished():
                 return None  # nothing runs: the dispatcher leaves
             if self.kill_now or (self.interrupt_at is not None and self.interrupt_at <= now):
@@ -328,7 +365,9 @@ class _Pool:
             if self.interrupt_at is not None:
                 left = self.interrupt_at - now
                 sleep = left if sleep is None else min(sleep, left)
-            if self.cancels or (self.pending and self._could_dispatch(len(self.pending))):
+            if self.cancels or self.adopted:
+                return 0.0
+            if self.pending and self._could_dispatch(len(self.pending)):
                 return 0.0
             if sleep is None and not self._finished():
                 self.sleeping = True
@@ -340,7 +379,8 @@ class _Pool:
         if any(self._room(worker, 0) for worker in workers.values()):
             return True
         starting = sum(1 for worker in workers.values() if not worker.ready)
-        return len(workers) < self.options.max_workers and starting < count
+        total = len(workers) + len(self.adopted)
+        return total < self.options.max_workers and starting < count
 
     def _handle_cancels(self) -> None:
         while self.cancels:
@@ -400,11 +440,11 @@ class _Pool:
                     self.start_worker()
                     continue
                 return
-            # Spread the queue over the pool, two batches per worker, so that the
-            # workers stay busy while their outcomes travel back.
+            # Spread a quarter of the queue over the pool (two batches per worker keep
+            # the workers busy while outcomes travel back); the rest stays cancellable.
             size = 1
             if not options.one_at_a_time:
-                size = min(_MAX_BATCH, max(1, -(-count // (2 * options.max_workers))))
+                size = min(_MAX_BATCH, max(1, -(-count // (4 * options.max_workers))))
             for worker in idle:
                 batch = self._take(size)
                 if not batch:
@@ -454,6 +494,7 @@ class _Pool:
             except (EOFError, OSError):
                 return  # it ended: the sentinel tells the rest
             outcomes, status = _loads(message)
+            answered = []
             for task_id, ok, payload in outcomes:
                 task = worker.inflight.popleft()
                 batches = worker.batches
@@ -462,7 +503,15 @@ class _Pool:
                     batches.popleft()
                 if task.id != task_id:  # cannot happen unless the protocol is broken
                     raise RuntimeError("a worker answered for a task it was not given")
+                answered.append((task, ok, payload))
+            if not worker.inflight:
+                # Counted idle before its caller sees the outcome, so that the caller's
+                # next submit does not start a worker it does not need.
+                with self.lock:
+                    self._count_available()
+            for task, ok, payload in answered:
                 self._outcome(task, ok, payload)
+            del answered
             if worker.inflight:
                 worker.since = _monotonic()
             if status is not None:
@@ -583,6 +632,7 @@ class _Pool:
         *tasks* are those of a worker already forgotten (the one that died).
         """
         tasks = [] if tasks is None else tasks
+        self._adopt()
         with self.lock:
             self.broken = message
             tasks.extend(self.pending)
@@ -600,6 +650,7 @@ class _Pool:
 
     def _stop_workers(self) -> None:
         """Ask every worker to leave, then make sure each one's tree is gone."""
+        self._adopt()
         workers = list(self.workers.values())
         for worker in workers:
             try:
