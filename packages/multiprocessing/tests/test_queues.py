@@ -247,9 +247,9 @@ class TestAcrossProcesses:
 
     def test_cancel_join_thread_lets_child_exit(self, fork: Any) -> None:
         q = fork.Queue()
-        # 1 MiB does not fit in the pipe and nobody reads: without cancel_join_thread
+        # 4 MiB does not fit in the pipe and nobody reads: without cancel_join_thread
         # the child would wait for its feeder for ever at exit.
-        child = fork.Process(target=targets.put_big_and_cancel, args=(q, 1 << 20))
+        child = fork.Process(target=targets.put_big_and_cancel, args=(q, 4 << 20))
         child.start()
         child.join(30)
         assert child.exitcode == 0

@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import collections
 import errno
+import io
 import mmap
 import operator
 import os
+import pickle
 import select
 import struct
 import time
@@ -300,6 +302,7 @@ def _reclaim(shared: mmap.mmap, wlock: Any, release: Any) -> None:
 _FRAME = 256
 _PADDING = memoryview(bytes(_FRAME))
 _WAKE_FRAME = bytes(_FRAME)
+_PADS = [bytes(n) for n in range(_FRAME)]  # padding of each length, made once
 
 
 def _read_exactly(fd: int, size: int) -> bytes | bytearray:
@@ -379,6 +382,63 @@ def _frame(obj: object) -> tuple[list[Any], int]:
     return parts, length + pad
 
 
+# A pickle up to this size is framed by the feeder's own pickler; a larger one keeps
+# the buffer it was written to (a new one is made for the next item).
+_KEEP_BUFFER = 64 * 1024
+
+
+class _Framer:
+    """The feeder thread's pickler, made once: a pickler costs more than a small pickle."""
+
+    def __init__(self) -> None:
+        self._fresh()
+
+    plain = True
+
+    def _fresh(self) -> None:
+        self.out = io.BytesIO()
+        self.pickler = _reduction.ForkingPickler.__new__(_reduction.ForkingPickler)
+        pickle.Pickler.__init__(self.pickler, self.out, None)
+
+    def prepare(self) -> None:
+        """Catch up with the pickler's registrations (once per chunk of items)."""
+        plain = _reduction.ForkingPickler.__dict__
+        self.plain = plain["dumps"] is _PLAIN_DUMPS and plain["__init__"] is _PLAIN_INIT
+        self.pickler.dispatch_table = _reduction._merged_table(
+            _reduction.ForkingPickler._extra_reducers
+        )
+
+    def frame(self, obj: object) -> tuple[list[Any], int]:
+        """Pickle *obj* into the buffers of one message; return them and their length."""
+        if not self.plain:
+            return _frame(obj)  # someone replaced the pickler's machinery
+        out, pickler = self.out, self.pickler
+        out.seek(0)
+        out.truncate()
+        try:
+            pickler.dump(obj)
+        finally:
+            pickler.clear_memo()
+        size = out.tell()
+        if size > _KEEP_BUFFER:
+            payload = out.getbuffer()
+            table = pickler.dispatch_table
+            self._fresh()
+            self.pickler.dispatch_table = table
+            if size <= _LARGEST_SHORT:
+                parts: list[Any] = [_HEADER.pack(size), payload]
+                length = size + 4
+            else:
+                parts = [_HEADER.pack(-1), _LONG_HEADER.pack(size), payload]
+                length = size + 12
+            pad = -length % _FRAME
+            if pad:
+                parts.append(_PADDING[:pad])
+            return parts, length + pad
+        pad = -(size + 4) % _FRAME
+        return [_HEADER.pack(size), out.getvalue(), _PADS[pad]], size + 4 + pad
+
+
 def _write_batch(fd: int, parts: list[Any], size: int, wlock: Any, shared: mmap.mmap) -> None:
     """Write whole messages under the writer's lock (batches of small ones are atomic)."""
     _take(wlock, shared, _WRITER_SLOT, True, None)
@@ -412,6 +472,7 @@ def _feed(
 ) -> None:
     """Move items from *buffer* to the pipe until told to close."""
     fd = writer.fileno()
+    framer = _Framer()
     handled = 0  # items of the last chunk: their places are no longer held here
     while True:
         with notempty:
@@ -421,6 +482,7 @@ def _feed(
                 notempty.wait()
             taken = [buffer.popleft() for _ in range(min(len(buffer), _TAKE))]
         handled = sum(1 for obj in taken if obj is not _CLOSE and obj is not _WAKE)
+        framer.prepare()
         # Pickle outside the lock; group the messages into writes of at most PIPE_BUF
         # bytes (atomic), a larger message going alone.
         parts: list[Any] = []
@@ -441,7 +503,7 @@ def _feed(
                 length = _FRAME
             else:
                 try:
-                    framed, length = _frame(obj)
+                    framed, length = framer.frame(obj)
                 except Exception as exc:
                     # The item never reaches the pipe: its place is free again.
                     _give_back(sem.release)
@@ -489,6 +551,24 @@ def _flush(  # noqa: PLR0917 - the feeder's hot path: no keyword packing
 # Queue
 
 
+# Linux lets a pipe hold more than 64 KiB (up to /proc/sys/fs/pipe-max-size): fewer
+# switches between feeder and reader for large items. Not more than 256 KiB: the
+# capacity counts against the user's pipe quota (pipe-user-pages-soft, 64 MiB), past
+# which new pipes get only 8 KiB. The pages are only taken as the pipe fills.
+_PIPE_BYTES = 256 * 1024
+
+
+def _widen(fd: int) -> None:
+    import fcntl  # noqa: PLC0415 - only here
+
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setsize is not None:
+        try:
+            fcntl.fcntl(fd, setsize, _PIPE_BYTES)
+        except OSError:  # over the limit, or per-user pipe quota reached: keep 64 KiB
+            pass
+
+
 def _check_maxsize(maxsize: object) -> int:
     try:
         size = operator.index(maxsize)  # type: ignore[arg-type]
@@ -519,6 +599,7 @@ class Queue(Generic[_T]):
         size = _check_maxsize(maxsize)
         self._maxsize = size
         self._reader, self._writer = _connection.Pipe(duplex=False)
+        _widen(self._writer.fileno())
         self._rlock = ctx.Lock()
         self._opid = os.getpid()
         self._wlock = ctx.Lock()
