@@ -254,6 +254,7 @@ class _Pool:
             raise
         finally:
             child_end.close()
+        _hook_exit()
         worker = _Worker(process, parent_end)
         if adopt:
             self.adopted.append(worker)
@@ -668,6 +669,20 @@ class _Pool:
 
 
 _pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
+_exit_hooked = False
+
+
+def _hook_exit() -> None:
+    """Register :func:`_python_exit` once, after the first worker started.
+
+    Exit hooks run last registered first, and multiprocessing registers its own (which
+    joins every child, so waits for ever for workers nobody told to leave) when a
+    process first starts: ours must come after it to run before it.
+    """
+    global _exit_hooked
+    if not _exit_hooked:
+        _exit_hooked = True
+        register_atexit(_python_exit)
 
 
 def _python_exit() -> None:
@@ -683,6 +698,3 @@ def _python_exit() -> None:
         thread = pool.thread
         if thread is not None:
             thread.join()
-
-
-register_atexit(_python_exit)
