@@ -99,3 +99,13 @@ def put_and_wait(q: Any, said: Any, count: int) -> None:
         q.put(number)
     said.send("put")
     said.recv()  # until killed
+
+
+def die_mid_message(q: Any, said: Any) -> None:
+    """Take the reader's lock and say "mid-message", as a reader of a long message does."""
+    from treadle.multiprocessing import _queues
+
+    assert _queues._take(q._rlock._semlock, q._map, _queues._READER_SLOT, True, None)
+    _queues._pack_pid(q._map, _queues._READER_SLOT, -os.getpid())
+    said.send("held")
+    said.recv()  # until killed

@@ -299,6 +299,21 @@ class TestAcrossProcesses:
         q.close()
         q.join_thread()
 
+    def test_reader_killed_mid_message_is_reported(self, fork: Any) -> None:
+        q = fork.Queue()
+        here, there = fork.Pipe()
+        child = fork.Process(target=targets.die_mid_message, args=(q, there))
+        child.start()
+        assert here.recv() == "held"
+        child.kill()
+        child.join()
+        # The lock is handed on, but the pipe may be out of step: said, not read.
+        with pytest.raises(OSError, match="out of step"):
+            q.get(timeout=30)
+        for conn in (here, there):
+            conn.close()
+        q.close()
+
 
 class TestShutdown:
     def test_in_one_process(self, fork: Any) -> None:
