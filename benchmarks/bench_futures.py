@@ -124,6 +124,10 @@ if importlib.util.find_spec("distributed") is not None:  # treadle-futures[distr
     from _distributed_cases import CASES as _CLUSTER_CASES
 
     CASES += _CLUSTER_CASES
+if importlib.util.find_spec("treadle.multiprocessing") is not None:  # treadle-futures[process]
+    from _process_pool_cases import CASES as _PROCESS_CASES
+
+    CASES += _PROCESS_CASES
 
 
 def map_peak_memory(module: Any, n: int, buffersize: int = 64) -> int:

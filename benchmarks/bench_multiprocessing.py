@@ -26,6 +26,7 @@ from _harness import Case
 from _mp_connection_cases import CASES as _CONNECTION
 from _mp_manager_cases import CASES as _MANAGER
 from _mp_pool_cases import CASES as _POOL
+from _mp_queue_cases import CASES as _QUEUE
 from _mp_shm_cases import CASES as _SHM
 from _mp_sync_cases import CASES as _SYNC
 
@@ -96,4 +97,4 @@ CASES = [
 ]
 
 # Each part's cases live in a file of their own.
-CASES += [*_CONNECTION, *_SYNC, *_SHM, *_POOL, *_MANAGER]
+CASES += [*_CONNECTION, *_SYNC, *_QUEUE, *_SHM, *_POOL, *_MANAGER]
