@@ -47,6 +47,7 @@ __all__ = [
     "sem_unlink",
     "shm_open",
     "shm_unlink",
+    "simple_cdata_type",
 ]
 
 # Plain values (not sys.* expressions) so that type checkers keep every branch alive.
@@ -330,3 +331,10 @@ def shm_open(name: str, flags: int, mode: int = 0o600) -> int:
     if _shm_open is None:
         raise OSError(f"POSIX shared memory is not available on {PLATFORM}")
     return _shm_open(name, flags, mode=mode)
+
+
+def simple_cdata_type() -> type:
+    """Return the base class of ctypes' simple types (``c_int``...), private in ctypes."""
+    import ctypes
+
+    return ctypes._SimpleCData  # type: ignore[no-any-return,unused-ignore]

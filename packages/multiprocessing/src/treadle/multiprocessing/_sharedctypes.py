@@ -12,7 +12,7 @@ import ctypes
 import operator
 import weakref
 
-from . import _context, _heap
+from . import _context, _heap, _native
 from ._reduction import ForkingPickler
 
 # Annotations only: importing typing would cost a spawned child several ms.
@@ -289,7 +289,7 @@ def synchronized(obj: Any, lock: Any = None, ctx: Any = None) -> Any:
     """Wrap the shared ctypes object *obj* with *lock* (a new recursive lock if None)."""
     if isinstance(obj, SynchronizedBase):
         raise TypeError(f"object already synchronized: {obj!r}")
-    if isinstance(obj, ctypes._SimpleCData):
+    if isinstance(obj, _native.simple_cdata_type()):
         return Synchronized(obj, lock, ctx)
     if isinstance(obj, ctypes.Array):
         if obj._type_ is ctypes.c_char:
