@@ -136,31 +136,31 @@ class BaseContext:
 
     def Lock(self) -> Any:
         """Return a non-recursive lock shared between processes."""
-        from ._synchronize import Lock  # type: ignore[import-not-found,unused-ignore]
+        from ._synchronize import Lock
 
         return Lock(ctx=self.get_context())
 
     def RLock(self) -> Any:
         """Return a recursive lock shared between processes."""
-        from ._synchronize import RLock  # type: ignore[import-not-found,unused-ignore]
+        from ._synchronize import RLock
 
         return RLock(ctx=self.get_context())
 
     def Condition(self, lock: Any = None) -> Any:
         """Return a condition variable shared between processes (over *lock*, or an RLock)."""
-        from ._synchronize import Condition  # type: ignore[import-not-found,unused-ignore]
+        from ._synchronize import Condition
 
         return Condition(lock, ctx=self.get_context())
 
     def Semaphore(self, value: int = 1) -> Any:
         """Return a semaphore shared between processes."""
-        from ._synchronize import Semaphore  # type: ignore[import-not-found,unused-ignore]
+        from ._synchronize import Semaphore
 
         return Semaphore(value, ctx=self.get_context())
 
     def BoundedSemaphore(self, value: int = 1) -> Any:
         """Return a semaphore that refuses to be released above *value*."""
-        from ._synchronize import (  # type: ignore[import-not-found,unused-ignore]
+        from ._synchronize import (
             BoundedSemaphore,
         )
 
@@ -168,61 +168,61 @@ class BaseContext:
 
     def Event(self) -> Any:
         """Return an event shared between processes."""
-        from ._synchronize import Event  # type: ignore[import-not-found,unused-ignore]
+        from ._synchronize import Event
 
         return Event(ctx=self.get_context())
 
     def Barrier(self, parties: int, action: Any = None, timeout: float | None = None) -> Any:
         """Return a barrier for *parties* processes."""
-        from ._synchronize import Barrier  # type: ignore[import-not-found,unused-ignore]
+        from ._synchronize import Barrier
 
         return Barrier(parties, action, timeout, ctx=self.get_context())
 
     def Queue(self, maxsize: int = 0) -> Any:
         """Return a queue shared between processes (at most *maxsize* items when > 0)."""
-        from ._queues import Queue  # type: ignore[import-not-found,unused-ignore]
+        from ._queues import Queue
 
         return Queue(maxsize, ctx=self.get_context())
 
     def JoinableQueue(self, maxsize: int = 0) -> Any:
         """Return a queue with ``task_done()`` and ``join()``."""
-        from ._queues import JoinableQueue  # type: ignore[import-not-found,unused-ignore]
+        from ._queues import JoinableQueue
 
         return JoinableQueue(maxsize, ctx=self.get_context())
 
     def SimpleQueue(self) -> Any:
         """Return an unbounded queue with only put, get, empty and close."""
-        from ._queues import SimpleQueue  # type: ignore[import-not-found,unused-ignore]
+        from ._queues import SimpleQueue
 
         return SimpleQueue(ctx=self.get_context())
 
     def RawValue(self, typecode_or_type: Any, *args: Any) -> Any:
         """Return a ctypes object in shared memory, without a lock."""
-        from ._sharedctypes import RawValue  # type: ignore[import-not-found,unused-ignore]
+        from ._sharedctypes import RawValue
 
         return RawValue(typecode_or_type, *args)
 
     def RawArray(self, typecode_or_type: Any, size_or_initializer: Any) -> Any:
         """Return a ctypes array in shared memory, without a lock."""
-        from ._sharedctypes import RawArray  # type: ignore[import-not-found,unused-ignore]
+        from ._sharedctypes import RawArray
 
         return RawArray(typecode_or_type, size_or_initializer)
 
     def Value(self, typecode_or_type: Any, *args: Any, lock: Any = True) -> Any:
         """Return a ctypes object in shared memory, synchronised by *lock*."""
-        from ._sharedctypes import Value  # type: ignore[import-not-found,unused-ignore]
+        from ._sharedctypes import Value
 
         return Value(typecode_or_type, *args, lock=lock, ctx=self.get_context())
 
     def Array(self, typecode_or_type: Any, size_or_initializer: Any, *, lock: Any = True) -> Any:
         """Return a ctypes array in shared memory, synchronised by *lock*."""
-        from ._sharedctypes import Array  # type: ignore[import-not-found,unused-ignore]
+        from ._sharedctypes import Array
 
         return Array(typecode_or_type, size_or_initializer, lock=lock, ctx=self.get_context())
 
     def Manager(self) -> Any:
         """Start and return a ``SyncManager`` (a server process sharing Python objects)."""
-        from ._managers import SyncManager  # type: ignore[import-not-found,unused-ignore]
+        from ._managers_sync import SyncManager
 
         manager = SyncManager(ctx=self.get_context())
         manager.start()
@@ -236,7 +236,7 @@ class BaseContext:
         maxtasksperchild: int | None = None,
     ) -> Any:
         """Return a process pool whose workers this context starts."""
-        from ._pool import Pool  # type: ignore[import-not-found,unused-ignore]
+        from ._pool import Pool
 
         return Pool(processes, initializer, initargs, maxtasksperchild, context=self.get_context())
 

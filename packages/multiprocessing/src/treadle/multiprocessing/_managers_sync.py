@@ -22,27 +22,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any, ClassVar
 
-__all__ = [
-    "AcquirerProxy",
-    "Array",
-    "ArrayProxy",
-    "BarrierProxy",
-    "BaseListProxy",
-    "BasePoolProxy",
-    "ConditionProxy",
-    "DictProxy",
-    "EventProxy",
-    "IteratorProxy",
-    "ListProxy",
-    "Namespace",
-    "NamespaceProxy",
-    "PoolProxy",
-    "SetProxy",
-    "SyncManager",
-    "Value",
-    "ValueProxy",
-]
-
 
 # ---------------------------------------------------------------------------------------
 # Objects the server holds.

@@ -46,26 +46,6 @@ if TYPE_CHECKING:
 
     from ._connection import Connection
 
-__all__ = [
-    "CLOSE",
-    "RUN",
-    "TERMINATE",
-    "ApplyResult",
-    "AsyncResult",
-    "ExceptionWithTraceback",
-    "IMapIterator",
-    "IMapUnorderedIterator",
-    "MapResult",
-    "MaybeEncodingError",
-    "Pool",
-    "RemoteTraceback",
-    "ThreadPool",
-    "WorkerLostError",
-    "mapstar",
-    "rebuild_exc",
-    "starmapstar",
-    "worker",
-]
 
 # Kinds of task: one call, a chunk of map(), a chunk of starmap().
 _APPLY, _MAP, _STAR = 0, 1, 2

@@ -20,21 +20,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = [
-    "Array",
-    "RawArray",
-    "RawValue",
-    "Synchronized",
-    "SynchronizedArray",
-    "SynchronizedBase",
-    "SynchronizedString",
-    "Value",
-    "copy",
-    "make_property",
-    "rebuild_ctype",
-    "reduce_ctype",
-    "synchronized",
-]
 
 #: The array module's type codes, as ctypes types.
 typecode_to_type: dict[str, Any] = {

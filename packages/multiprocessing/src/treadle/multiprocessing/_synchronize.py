@@ -35,19 +35,6 @@ if TYPE_CHECKING:
 
     _T = TypeVar("_T")
 
-__all__ = [
-    "RECURSIVE_MUTEX",
-    "SEMAPHORE",
-    "SEM_VALUE_MAX",
-    "Barrier",
-    "BoundedSemaphore",
-    "Condition",
-    "Event",
-    "Lock",
-    "RLock",
-    "SemLock",
-    "Semaphore",
-]
 
 # The two kinds the C semaphore knows, and its largest count.
 RECURSIVE_MUTEX = 0
