@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ast
 import collections
+import copyreg
 import gc
 import importlib.util
 import logging
 import logging.handlers
 import queue
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,29 @@ class WireManager(managers.SyncManager):
 
 
 WireManager.register("Counter", collections.Counter)
+
+
+@pytest.fixture(autouse=True)
+def _without_tblib_reducers() -> Iterator[None]:
+    """Take tblib's picklers of exceptions out of copyreg for the test, then put them back.
+
+    distributed (tested in the same pytest process) installs them for every exception
+    class; a forked manager server would then send exceptions a stdlib peer without tblib
+    cannot load. Both picklers, the stdlib's and treadle's, honour copyreg: this is the
+    test process's state, not the manager's doing.
+    """
+    table = copyreg.dispatch_table
+    foreign = {
+        cls: reducer
+        for cls, reducer in table.items()
+        if str(getattr(getattr(reducer, "func", reducer), "__module__", "")).startswith("tblib")
+    }
+    for cls in foreign:
+        del table[cls]
+    try:
+        yield
+    finally:
+        table.update(foreign)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
