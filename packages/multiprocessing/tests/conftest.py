@@ -29,7 +29,7 @@ ROOT = str(Path(__file__).resolve().parents[3])
 if ROOT not in sys.path:
     sys.path.append(ROOT)
 
-START_METHODS = ("forkserver", "spawn", "fork")
+START_METHODS: tuple[str, ...] = ("forkserver", "spawn", "fork")
 
 # CI's budget (2 cores, the suite on five Pythons): with TREADLE_TEST_SUBSET=1 the tests
 # that run once per start method run with all three on the oldest and newest Python and
