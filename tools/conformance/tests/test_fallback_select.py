@@ -431,15 +431,9 @@ def test_the_part1_target_selects_the_issue_classes_with_fallback_for_later_part
     targets = load_targets(HERE / "targets.toml")
     part1 = targets["multiprocessing-part1"]
     assert part1.tests == targets["multiprocessing"].tests
-    assert part1.fallback == targets["multiprocessing"].fallback
-    assert "multiprocessing" not in part1.fallback
-    for later in ("managers", "pool", "queues", "synchronize", "sharedctypes", "shared_memory"):
-        assert f"multiprocessing.{later}" in part1.fallback
-    for ours in ("connection", "context", "process", "reduction", "resource_tracker", "util"):
-        assert f"multiprocessing.{ours}" not in part1.fallback
-    assert part1.fallback_context == targets["multiprocessing"].fallback_context
-    assert {"Lock", "Queue", "Pool", "Manager", "Value"} <= set(part1.fallback_context)
-    assert "Pipe" not in part1.fallback_context  # part 1's own
+    # Every part of multiprocessing is treadle's now: nothing falls back to the stdlib.
+    assert part1.fallback == targets["multiprocessing"].fallback == ()
+    assert not part1.fallback_context and not targets["multiprocessing"].fallback_context
     with_processes = [
         "Process", "SubclassingProcess", "Connection", "Listener", "ListenerClient", "Poll",
         "PicklingConnections", "Finalize", "Logging", "PollEintr", "AtExit",
