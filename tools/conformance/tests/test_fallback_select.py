@@ -433,7 +433,8 @@ def test_the_part1_target_selects_the_issue_classes_with_fallback_for_later_part
     assert part1.tests == targets["multiprocessing"].tests
     # Every part of multiprocessing is treadle's now: nothing falls back to the stdlib.
     assert part1.fallback == targets["multiprocessing"].fallback == ()
-    assert not part1.fallback_context and not targets["multiprocessing"].fallback_context
+    assert not part1.fallback_context
+    assert not targets["multiprocessing"].fallback_context
     with_processes = [
         "Process", "SubclassingProcess", "Connection", "Listener", "ListenerClient", "Poll",
         "PicklingConnections", "Finalize", "Logging", "PollEintr", "AtExit",
