@@ -14,11 +14,11 @@ import ast
 import collections
 import copyreg
 import gc
-import importlib.util
 import logging
 import logging.handlers
 import queue
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,12 @@ import pytest
 from treadle import multiprocessing
 from treadle.multiprocessing import managers
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _peer_pythons import (  # type: ignore[import-not-found,unused-ignore]
+    VERSIONS,
+    peer_python,
+)
+
 pytestmark = [
     pytest.mark.timeout(120),
     # The servers and the logging child are forked: nothing of this module has to be
@@ -35,8 +41,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
-VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 AUTHKEY = b"wire test key"
 
 # The stdlib end. argv: role, address (repr; "" for a server), authkey (hex).
@@ -95,29 +99,6 @@ print("peer ok", flush=True)
 """
 
 
-def _load_pythons() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "_treadle_pythons_mgr", ROOT / "tools" / "pythons.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_found: dict[str, Path | None] = {}
-
-
-def _python(version: str) -> Path:
-    if version not in _found:
-        _found[version] = _load_pythons().find(version)
-    path = _found[version]
-    if path is None:
-        pytest.skip(f"Python {version} is not installed here (tools/pythons.py found none)")
-    return path
-
-
 class WireManager(managers.SyncManager):
     """treadle's end: a SyncManager that also shares collections.Counter objects."""
 
@@ -152,7 +133,7 @@ def _without_tblib_reducers() -> Iterator[None]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_stdlib_client_uses_treadle_server(version: str) -> None:
-    python = _python(version)
+    python = peer_python(version)
     fork = multiprocessing.get_context("fork")
     with WireManager(address=("127.0.0.1", 0), authkey=AUTHKEY, ctx=fork) as manager:
         done = subprocess.run(
@@ -168,7 +149,7 @@ def test_stdlib_client_uses_treadle_server(version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_treadle_client_uses_stdlib_server(version: str) -> None:
-    python = _python(version)
+    python = peer_python(version)
     with subprocess.Popen(
         [str(python), "-I", "-c", PEER, "server", "", AUTHKEY.hex()],
         stdout=subprocess.PIPE,

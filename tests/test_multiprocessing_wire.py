@@ -10,7 +10,6 @@ authenticates with treadle's end and they exchange objects and raw bytes both wa
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import subprocess
 import sys
@@ -22,10 +21,14 @@ import pytest
 from treadle.multiprocessing import _auth, connection
 from treadle.multiprocessing._errors import AuthenticationError
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _peer_pythons import (  # type: ignore[import-not-found,unused-ignore]
+    VERSIONS,
+    peer_python,
+)
+
 pytestmark = pytest.mark.timeout(90)
 
-ROOT = Path(__file__).resolve().parent.parent
-VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 LEGACY = ("3.10", "3.11")
 
 # The peer: argv = role, address (repr), authkey (hex). A client connects, sends, and
@@ -53,27 +56,6 @@ print("peer ok", flush=True)
 """
 
 
-def _load_pythons() -> Any:
-    spec = importlib.util.spec_from_file_location("_treadle_pythons", ROOT / "tools" / "pythons.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_found: dict[str, Path | None] = {}
-
-
-def _python(version: str) -> Path:
-    if version not in _found:
-        _found[version] = _load_pythons().find(version)
-    path = _found[version]
-    if path is None:
-        pytest.skip(f"Python {version} is not installed here (tools/pythons.py found none)")
-    return path
-
-
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[bytes]]:
     """Record the answers treadle verifies and the nonces it answers."""
@@ -95,7 +77,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[bytes]]:
 
 def _peer(version: str, role: str, address: Any, key: bytes) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [str(_python(version)), "-I", "-c", PEER, role, repr(address), key.hex()],
+        [str(peer_python(version)), "-I", "-c", PEER, role, repr(address), key.hex()],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -125,7 +107,7 @@ def test_stdlib_client_to_treadle_listener(
     version: str, family: str, spy: dict[str, list[bytes]]
 ) -> None:
     key = os.urandom(16)
-    _python(version)
+    peer_python(version)
     with connection.Listener(family=family, authkey=key) as listener:
         peer = _peer(version, "client", listener.address, key)
         try:
