@@ -20,7 +20,7 @@ import time
 import weakref
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import islice, repeat
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, ParamSpec, TypeVar
 
@@ -657,6 +657,26 @@ def _in_order(
             future.cancel()
 
 
+def _check_chunksize(chunksize: object) -> int:
+    """Return *chunksize* if it is an integer >= 1 (the stdlib's ValueError text)."""
+    if not isinstance(chunksize, int) or isinstance(chunksize, bool):
+        raise TypeError(f"chunksize must be an integer, not {type(chunksize).__name__}")
+    if chunksize < 1:
+        raise ValueError("chunksize must be >= 1.")
+    return chunksize
+
+
+def _flatten(chunks: Iterator[list[_T]]) -> Iterator[_T]:
+    """Yield the items of each chunk's results; stopping early stops *chunks* too."""
+    try:
+        for chunk in chunks:
+            yield from chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
 class Executor(_std.Executor):
     """Base class of the executors: ``submit``, ``map``, ``shutdown``, context manager.
 
@@ -694,6 +714,29 @@ class Executor(_std.Executor):
             return _in_order(deque([submit(fn, *args) for args in calls]), deadline, None)
         window = deque([submit(fn, *args) for args in islice(calls, size)])
         return _in_order(window, deadline, _Feed(self, fn, calls))
+
+    def _map_in_chunks(
+        self,
+        run_chunk: Callable[[Callable[..., _T], list[tuple[Any, ...]]], list[_T]],
+        fn: Callable[..., _T],
+        iterables: tuple[Iterable[Any], ...],
+        chunksize: int,
+        *,
+        timeout: float | None,
+        buffersize: int | None,
+    ) -> Iterator[_T]:
+        """``map`` for executors that send *chunksize* calls as one task.
+
+        ``run_chunk(fn, calls)`` runs one task's calls where the executor runs it and
+        returns their results; they are yielded one by one, in input order
+        (*buffersize* counts tasks).
+        """
+        calls = zip(*iterables)  # noqa: B905 - map() stops at the shortest, as the stdlib's
+        chunks = iter(lambda: list(islice(calls, chunksize)), [])
+        results = Executor.map(
+            self, run_chunk, repeat(fn), chunks, timeout=timeout, buffersize=buffersize
+        )
+        return _flatten(results)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Free the executor's resources once pending futures are done.

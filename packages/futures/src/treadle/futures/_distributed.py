@@ -23,8 +23,6 @@ import sys
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
-from itertools import islice
 from time import monotonic as _monotonic
 from typing import Any, ParamSpec, TypeVar
 
@@ -624,11 +622,7 @@ class DistributedExecutor(_base.Executor):
         As the thread pool's ``map``; *chunksize* > 1 sends that many calls per task
         (and *buffersize* then counts tasks, as in the process pool).
         """
-        if not isinstance(chunksize, int) or isinstance(chunksize, bool):
-            raise TypeError(f"chunksize must be an integer, not {type(chunksize).__name__}")
-        if chunksize < 1:
-            raise ValueError("chunksize must be >= 1.")
-        if chunksize == 1:
+        if _base._check_chunksize(chunksize) == 1:
             if buffersize is not None or self._bridge.slots is not None:
                 return super().map(fn, *iterables, timeout=timeout, buffersize=buffersize)
             deadline = _base._deadline(timeout)
@@ -642,11 +636,9 @@ class DistributedExecutor(_base.Executor):
                     future.cancel()
                 raise
             return _base._in_order(window, deadline, None)
-        calls = zip(*iterables)  # noqa: B905 - stops at the shortest, as map() does
-        chunks = iter(lambda: list(islice(calls, chunksize)), [])
-        run_chunk = partial(_apply_all, fn)
-        chunked = super().map(run_chunk, chunks, timeout=timeout, buffersize=buffersize)
-        return _flatten(chunked)
+        return self._map_in_chunks(
+            _apply_all, fn, iterables, chunksize, timeout=timeout, buffersize=buffersize
+        )
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting calls; *cancel_futures* cancels those no worker has yet.
@@ -695,16 +687,6 @@ class DistributedExecutor(_base.Executor):
                 resource.close()
             except Exception:
                 _base.LOGGER.exception("closing %r", resource)
-
-
-def _flatten(chunks: Iterator[list[_T]]) -> Iterator[_T]:
-    try:
-        for chunk in chunks:
-            yield from chunk
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
 
 
 def _explain(exc: BaseException, parts: Iterable[tuple[str, object]]) -> str | None:

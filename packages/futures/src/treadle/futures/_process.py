@@ -8,7 +8,6 @@ them and ``_process_worker`` for what a worker runs.
 
 from __future__ import annotations
 
-import itertools
 import os
 import pickle
 import signal
@@ -310,22 +309,16 @@ class ProcessPoolExecutor(_base.Executor):
         *chunksize* calls travel together as one task (the results come back in input
         order all the same); *buffersize* and *timeout* as for every executor.
         """
-        if not isinstance(chunksize, int) or isinstance(chunksize, bool):
-            raise TypeError(f"chunksize must be an integer, not {type(chunksize).__name__}")
-        if chunksize < 1:
-            raise ValueError("chunksize must be >= 1.")
-        if chunksize == 1:
+        if _base._check_chunksize(chunksize) == 1:
             return super().map(fn, *iterables, timeout=timeout, buffersize=buffersize)
-        calls = zip(*iterables)  # noqa: B905 - map() stops at the shortest
-        chunks = iter(lambda: list(itertools.islice(calls, chunksize)), [])
-        results = super().map(
+        return self._map_in_chunks(
             _process_worker.run_chunk,
-            itertools.repeat(fn),
-            chunks,
+            fn,
+            iterables,
+            chunksize,
             timeout=timeout,
             buffersize=buffersize,
         )
-        return _flatten(results)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting work; *cancel_futures* cancels what has not started.
@@ -432,14 +425,3 @@ def _check_system_limits() -> None:
 
     if not hasattr(select, "poll") or not hasattr(socket, "socketpair"):
         raise NotImplementedError("process pools need select.poll and socket.socketpair")
-
-
-def _flatten(chunks: Iterator[list[_T]]) -> Iterator[_T]:
-    """Yield the items of each chunk's results; stopping early stops *chunks* too."""
-    try:
-        for chunk in chunks:
-            yield from chunk
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
