@@ -100,6 +100,20 @@ def _this_thread_label() -> str:
     return label if thread == "MainThread" else f"{label}|{thread}"
 
 
+def _bind_lock_methods(owner: object, lock: Any) -> None:
+    """Make *owner*'s acquire, release and with-statement those of *lock* itself.
+
+    Instance attributes shadow the class's methods, so the hot path of every lock (and of
+    a condition over one) goes straight to C, without a Python frame in between.
+    """
+    vars(owner).update(
+        acquire=lock.acquire,
+        release=lock.release,
+        _enter=lock.__enter__,
+        _exit=lock.__exit__,
+    )
+
+
 class SemLock:
     """A process-shared semaphore of one *kind*, the base of the locks and semaphores.
 
@@ -139,13 +153,7 @@ class SemLock:
 
     def _adopt(self, semlock: Any) -> None:
         self._semlock = semlock
-        # Straight to C: the hot path of every lock.
-        vars(self).update(
-            acquire=semlock.acquire,
-            release=semlock.release,
-            _enter=semlock.__enter__,
-            _exit=semlock.__exit__,
-        )
+        _bind_lock_methods(self, semlock)
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         """Take the semaphore; False if *block* is false or *timeout* ran out first."""
@@ -293,13 +301,7 @@ class Condition:
         self._bind()
 
     def _bind(self) -> None:
-        lock = self._lock
-        vars(self).update(
-            acquire=lock.acquire,
-            release=lock.release,
-            _enter=lock.__enter__,
-            _exit=lock.__exit__,
-        )
+        _bind_lock_methods(self, self._lock)
 
     def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
         """Acquire the underlying lock."""
