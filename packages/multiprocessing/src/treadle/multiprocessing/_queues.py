@@ -47,6 +47,7 @@ import struct
 import time
 import types
 import weakref
+from collections.abc import Iterator
 from typing import Any, ClassVar, Generic, TypeVar
 
 from treadle import threading
@@ -217,6 +218,20 @@ def _rescue(lock: Any, shared: mmap.mmap, slot: int, orphaned: bool) -> None:
         pass
 
 
+def _periods(deadline: float | None) -> Iterator[float]:
+    """Yield the length of each patience period until *deadline* (for ever with None).
+
+    The waits that watch for dead processes wait in such periods and look between them.
+    """
+    while True:
+        wait = _PATIENCE
+        if deadline is not None:
+            wait = min(wait, deadline - _monotonic())
+            if wait <= 0.0:
+                return
+        yield wait
+
+
 def _take(lock: Any, shared: mmap.mmap, slot: int, block: bool, deadline: float | None) -> bool:
     """Acquire *lock* (a SemLock), recording this process in *slot*; False on timeout."""
     if lock.acquire(False):
@@ -225,17 +240,13 @@ def _take(lock: Any, shared: mmap.mmap, slot: int, block: bool, deadline: float 
     if not block:
         return False
     unowned = 0  # patience periods in a row that found the lock taken by nobody
-    while True:
-        wait = _PATIENCE
-        if deadline is not None:
-            wait = min(wait, deadline - _monotonic())
-            if wait <= 0.0:
-                return False
+    for wait in _periods(deadline):
         if lock.acquire(True, wait):
             _pack_pid(shared, slot, _Pid.value)
             return True
         unowned = unowned + 1 if _PID.unpack_from(shared, slot)[0] == 0 else 0
         _rescue(lock, shared, slot, unowned >= _ORPHANED)
+    return False
 
 
 def _give_back(release: Any) -> None:
@@ -689,17 +700,13 @@ class Queue(Generic[_T]):
     def _wait_for_place(self, timeout: float | None) -> bool:
         # Wait in periods: after each, give back the places of dead processes' items.
         deadline = None if timeout is None else _monotonic() + timeout
-        while True:
-            wait = _PATIENCE
-            if deadline is not None:
-                wait = min(wait, deadline - _monotonic())
-                if wait <= 0.0:
-                    return False
+        for wait in _periods(deadline):
             if self._sem_acquire(True, wait):
                 return True
             if self._map[_FLAGS] & _SHUT:
                 return False
             _reclaim(self._map, self._wlock._semlock, self._sem_release)
+        return False
 
     def put_nowait(self, obj: _T) -> None:
         """Put *obj* if there is a free place at once; else raise :exc:`queue.Full`."""
