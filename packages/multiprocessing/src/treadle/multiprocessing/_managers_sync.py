@@ -541,22 +541,29 @@ class SyncManager(BaseManager):
         Namespace: Callable[..., NamespaceProxy]
 
 
-SyncManager.register("Queue", _Queue)
-SyncManager.register("JoinableQueue", _Queue)
-SyncManager.register("Event", _Event, EventProxy)
-SyncManager.register("Lock", _Lock, AcquirerProxy)
-SyncManager.register("RLock", _RLock, AcquirerProxy)
-SyncManager.register("Semaphore", _Semaphore, AcquirerProxy)
-SyncManager.register("BoundedSemaphore", _BoundedSemaphore, AcquirerProxy)
-SyncManager.register("Condition", _Condition, ConditionProxy)
-SyncManager.register("Barrier", _Barrier, BarrierProxy)
-SyncManager.register("Pool", _Pool, PoolProxy)
-SyncManager.register("list", list, ListProxy)
-SyncManager.register("dict", dict, DictProxy)
-SyncManager.register("set", set, SetProxy)
-SyncManager.register("Value", Value, ValueProxy)
-SyncManager.register("Array", Array, ArrayProxy)
-SyncManager.register("Namespace", Namespace, NamespaceProxy)
+# The shared types, by the typeid a client asks for: (what the server calls to make the
+# object, the proxy type clients get; None: an AutoProxy of its exposed methods).
+_SHARED_TYPES: dict[str, tuple[Callable[..., Any], type[BaseProxy] | None]] = {
+    "Queue": (_Queue, None),
+    "JoinableQueue": (_Queue, None),
+    "Event": (_Event, EventProxy),
+    "Lock": (_Lock, AcquirerProxy),
+    "RLock": (_RLock, AcquirerProxy),
+    "Semaphore": (_Semaphore, AcquirerProxy),
+    "BoundedSemaphore": (_BoundedSemaphore, AcquirerProxy),
+    "Condition": (_Condition, ConditionProxy),
+    "Barrier": (_Barrier, BarrierProxy),
+    "Pool": (_Pool, PoolProxy),
+    "list": (list, ListProxy),
+    "dict": (dict, DictProxy),
+    "set": (set, SetProxy),
+    "Value": (Value, ValueProxy),
+    "Array": (Array, ArrayProxy),
+    "Namespace": (Namespace, NamespaceProxy),
+}
+for _typeid, (_make, _proxytype) in _SHARED_TYPES.items():
+    SyncManager.register(_typeid, _make, _proxytype)
+del _typeid, _make, _proxytype
 # Made by methods of other shared objects only (dict iteration, Pool.apply_async...).
 SyncManager.register("Iterator", proxytype=IteratorProxy, create_method=False)
 SyncManager.register("AsyncResult", create_method=False)
