@@ -96,7 +96,7 @@ class BaseContext:
 
     def set_forkserver_preload(self, module_names: Sequence[str]) -> None:
         """Name the modules the forkserver imports before it forks children."""
-        from ._forkserver import set_preload  # type: ignore[import-not-found,unused-ignore]
+        from ._forkserver import set_preload
 
         set_preload(list(module_names))
 
@@ -301,7 +301,7 @@ class ForkServerProcess(process.BaseProcess):
 
     @staticmethod
     def _Popen(process_obj: process.BaseProcess) -> Any:
-        from ._popen_forkserver import Popen  # type: ignore[import-not-found,unused-ignore]
+        from ._popen_forkserver import Popen
 
         return Popen(process_obj)
 
