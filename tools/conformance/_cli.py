@@ -66,8 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--select",
         action="append",
         metavar="TESTID",
-        help="run only the tests this covers: a test id, a prefix of ids or a class name "
-        "(repeatable; replaces the targets' own select)",
+        help="run only the tests this covers: a test id, a prefix of ids or a class name, "
+        "with * wildcards; !X leaves out what X covers (repeatable; replaces the targets' "
+        "own select)",
     )
     parser.add_argument(
         "--jobs",

@@ -15,6 +15,8 @@ DEFAULT_RESOURCES = ("cpu", "decimal", "subprocess", "walltime")
 """regrtest's ``-u all`` less what needs a network, a terminal, a display or huge files."""
 EXCLUSION_KINDS = ("internal", "impl-detail")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# A select entry: "!" (leave out what it covers), then dotted components with "*" wildcards.
+_SELECT = re.compile(r"^!?[A-Za-z_*][A-Za-z0-9_*]*(\.[A-Za-z_*][A-Za-z0-9_*]*)*$")
 _TARGET_KEYS = {
     "substitute": "{stdlib module: treadle module}",
     "preload": "stdlib modules imported for real before the substitution",
@@ -26,7 +28,7 @@ _TARGET_KEYS = {
     "all-python": "versions --all runs the target on (default: python); CI runs --all",
     "fallback": "submodules of a substituted module loaded from the stdlib's source file",
     "fallback-context": "context API names (Lock, Queue...) taken from the stdlib's context.py",
-    "select": "test-id prefixes or class names: run only the tests they match",
+    "select": "test-id prefixes or class names (* wildcards; !: leave out): what runs",
 }
 
 
@@ -145,7 +147,7 @@ def parse_target(name: str, table: Any, where: str) -> Target:
         raise ConfigError(f"{here}: fallback-context needs the fallback modules its methods use")
     select = _str_list(table.get("select", []), here, "select")
     for entry in select:
-        if not _NAME.match(entry):
+        if not _SELECT.match(entry):
             raise ConfigError(
                 f"{here}: select {entry!r} is not a test id, a prefix of ids or a class name"
             )

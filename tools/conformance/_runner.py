@@ -26,6 +26,7 @@ Outcomes: ``pass``, ``fail``, ``error``, ``skip``, ``xfail`` (expected failure),
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import importlib
 import json
 import os
@@ -34,6 +35,7 @@ import sys
 import time
 import traceback
 import unittest
+from collections.abc import Sequence
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -203,31 +205,49 @@ def _components(text: str) -> list[str]:
 
 
 def select_matches(test_id: str, entry: str) -> bool:
-    """Whether the ``select`` *entry* covers *test_id*.
+    """Whether the ``select`` *entry* covers *test_id* (a leading ``!`` is ignored here).
 
     An entry is a run of whole dotted components of the id: a full id, a prefix of ids
     (``test.test_x.Class``) or a part of one (``WithProcessesTestProcess``, a class name that
     the module layout of each Python puts at a different depth; ``test_x`` for a whole test
-    module).
+    module). A component may hold ``*`` wildcards (``ProcessPool*``: every class whose name
+    starts so).
     """
-    ids, parts = _components(test_id), _components(entry)
+    ids, parts = _components(test_id), _components(entry.lstrip("!"))
     width = len(parts)
-    return any(ids[i : i + width] == parts for i in range(len(ids) - width + 1))
+    return any(
+        all(
+            fnmatch.fnmatchcase(got, want)
+            for got, want in zip(ids[i : i + width], parts, strict=True)
+        )
+        for i in range(len(ids) - width + 1)
+    )
+
+
+def selected(test_id: str, select: Sequence[str]) -> bool:
+    """Whether *select* keeps *test_id*: an entry without ``!`` covers it (or there is none
+    such) and no ``!`` entry does. Loader errors (``unittest.*`` ids) are always kept."""
+    if test_id.startswith("unittest."):
+        return True
+    wanted = [e for e in select if not e.startswith("!")]
+    if wanted and not any(select_matches(test_id, e) for e in wanted):
+        return False
+    return not any(select_matches(test_id, e) for e in select if e.startswith("!"))
 
 
 def select_suite(
     suite: unittest.TestSuite, select: list[str]
 ) -> tuple[unittest.TestSuite, list[str]]:
-    """*suite* less the tests no entry of *select* covers, and the entries that covered none."""
+    """*suite* less the tests *select* does not keep, and the entries that covered no test."""
     used: set[str] = set()
     drop: set[str] = set()
     for test in _iter_tests(suite):
-        if test.id().startswith("unittest."):  # a loader error (_FailedTest): always kept
+        test_id = test.id()
+        if test_id.startswith("unittest."):  # a loader error (_FailedTest): always kept
             continue
-        hits = [entry for entry in select if select_matches(test.id(), entry)]
-        used.update(hits)
-        if not hits:
-            drop.add(test.id())
+        used.update(entry for entry in select if select_matches(test_id, entry))
+        if not selected(test_id, select):
+            drop.add(test_id)
     return filter_suite(suite, drop), [entry for entry in select if entry not in used]
 
 

@@ -72,17 +72,16 @@ class ModuleRun:
         return {tid for tid, o in self.outcomes.items() if o.outcome in PASSED}
 
     def restricted(self, select: tuple[str, ...], source: str) -> ModuleRun:
-        """This run as if only the tests *select* covers had run (see ``select_matches``).
+        """This run as if only the tests *select* keeps had run (see ``selected``).
 
         *source* says where the full run came from (kept in the notes). A class or module
         fixture's result (``setUpClass (test.x.Class)``) goes with the id in parentheses.
         """
-        from tools.conformance._runner import select_matches
+        from tools.conformance._runner import select_matches, selected
 
         def covered(test_id: str) -> bool:
             inner = _FIXTURE.match(test_id)
-            tid = inner.group(1) if inner else test_id
-            return tid.startswith("unittest.") or any(select_matches(tid, e) for e in select)
+            return selected(inner.group(1) if inner else test_id, select)
 
         outcomes = {tid: o for tid, o in self.outcomes.items() if covered(tid)}
         return ModuleRun(
@@ -91,7 +90,7 @@ class ModuleRun:
             outcomes=outcomes,
             hangs=[t for t in self.hangs if t.startswith("<") or covered(t)],
             crashes=[t for t in self.crashes if t.startswith("<") or covered(t)],
-            notes=[*self.notes, f"derived from {source}: only the tests select covers"],
+            notes=[*self.notes, f"derived from {source}: only the tests select keeps"],
             restarts=self.restarts,
             seconds=0.0,
             proof=self.proof,

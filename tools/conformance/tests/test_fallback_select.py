@@ -23,8 +23,8 @@ pytestmark = pytest.mark.skipif(
 from tools.conformance import _cli, _pythons  # noqa: E402
 from tools.conformance._config import ConfigError, load_targets, parse_target  # noqa: E402
 from tools.conformance._execute import Venv, ensure_venv, run_module  # noqa: E402
-from tools.conformance._runner import select_matches, select_suite  # noqa: E402
-from tools.conformance._scoring import ModuleRun  # noqa: E402
+from tools.conformance._runner import select_matches, select_suite, selected  # noqa: E402
+from tools.conformance._scoring import ModuleRun, Outcome  # noqa: E402
 
 VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 HERE = Path(__file__).resolve().parents[1]
@@ -391,6 +391,84 @@ def test_select_suite_keeps_loader_errors_and_names_unmatched_entries() -> None:
     assert ids[0].endswith(".Kept.test_a")
     assert ids[1] == "unittest.loader._FailedTest.test.test_x.sub"
     assert unmatched == ["Missing"]
+
+
+def test_wildcards_match_within_one_component() -> None:
+    tid = "test.test_concurrent_futures.test_wait.ProcessPoolForkWaitTest.test_first"
+    assert select_matches(tid, "ProcessPool*")
+    assert select_matches(tid, "test_wait.*WaitTest")
+    assert select_matches(tid, "!ProcessPool*")  # the "!" is the caller's business
+    assert not select_matches(tid, "ProcessPool")
+    assert not select_matches(tid, "Thread*")
+    # A wildcard never spans a dot: "test_*Test" is one component, not "test_wait...Test".
+    assert not select_matches(tid, "test_*Test")
+
+
+def test_bang_entries_leave_out_what_they_cover() -> None:
+    process = "test.test_concurrent_futures.test_wait.ProcessPoolForkWaitTest.test_first"
+    thread = "test.test_concurrent_futures.test_wait.ThreadPoolWaitTest.test_first"
+    hang = "test.test_concurrent_futures.test_thread_pool.ThreadPoolExecutorTest.test_hang"
+    everything_else = ["!ProcessPool*", "!ThreadPoolExecutorTest.test_hang"]
+    assert selected(thread, everything_else)
+    assert not selected(process, everything_else)
+    assert not selected(hang, everything_else)
+    only = ["ProcessPool*", "ThreadPoolExecutorTest.test_hang"]
+    assert selected(process, only)
+    assert selected(hang, only)
+    assert not selected(thread, only)
+    assert not selected(process, ["*Pool*", "!ProcessPoolFork*"])
+    assert selected(thread, ["*Pool*", "!ProcessPoolFork*"])
+    assert selected("unittest.loader._FailedTest.x", ["!*"])  # loader errors always stay
+    assert selected(thread, [])
+
+
+def test_a_bang_selection_filters_the_suite_and_restricts_a_run_alike() -> None:
+    class ThreadPoolCase(unittest.TestCase):
+        def test_a(self) -> None:
+            pass
+
+    class ProcessPoolCase(unittest.TestCase):
+        def test_b(self) -> None:
+            pass
+
+    suite = unittest.TestSuite(
+        unittest.defaultTestLoader.loadTestsFromTestCase(c)
+        for c in (ThreadPoolCase, ProcessPoolCase)
+    )
+    kept, unmatched = select_suite(suite, ["!ProcessPool*", "!Missing*"])
+    assert [t.id().rsplit(".", 2)[-2] for t in _flatten(kept)] == ["ThreadPoolCase"]
+    assert unmatched == ["!Missing*"]
+    run = ModuleRun(
+        outcomes={
+            "test.m.ThreadPoolCase.test_a": Outcome("pass"),
+            "test.m.ProcessPoolCase.test_b": Outcome("fail"),
+            "setUpClass (test.m.ProcessPoolCase)": Outcome("error"),
+        },
+        hangs=["test.m.ProcessPoolCase.test_b"],
+    )
+    part = run.restricted(("!ProcessPool*",), "a test")
+    assert list(part.outcomes) == ["test.m.ThreadPoolCase.test_a"]
+    assert part.hangs == []
+
+
+def test_the_futures_targets_split_test_concurrent_futures_between_them() -> None:
+    targets = load_targets(HERE / "targets.toml")
+    futures, process, interpreter = (
+        targets[n] for n in ("futures", "futures-process", "futures-interpreter")
+    )
+    assert futures.tests == process.tests == interpreter.tests == ("test_concurrent_futures",)
+    ids = [
+        "test.test_concurrent_futures.test_wait.ThreadPoolWaitTest.test_x",
+        "test.test_concurrent_futures.test_wait.ProcessPoolSpawnWaitTest.test_x",
+        "test.test_concurrent_futures.test_init.FailingInitializerResourcesTest.test_x",
+        "test.test_concurrent_futures.test_interpreter_pool.AsyncioTest.test_x",
+        "test.test_concurrent_futures.test_as_completed.InterpreterPoolAsCompletedTest.test_x",
+        "test.test_concurrent_futures.ProcessPoolForkExecutorDeadlockTest.test_x",  # 3.10
+        "test.test_concurrent_futures.ThreadPoolExecutorTest.test_hang_global_shutdown_lock",
+    ]
+    for tid in ids:
+        owners = [t.name for t in (futures, process, interpreter) if selected(tid, t.select)]
+        assert len(owners) == 1, (tid, owners)
 
 
 def _flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
