@@ -380,3 +380,25 @@ def test_terminate_ends_a_feeder_waiting_for_room() -> None:
             endless = pool.imap(abs, itertools.count(), buffersize=2)
             assert [next(endless) for _ in range(3)] == [0, 1, 2]
         pool.join()  # the feeder thread ended: it would hang here (and leak) otherwise
+
+
+def test_close_stops_a_bounded_feeder_so_join_ends() -> None:
+    # buffersize: after close() the part of the input not yet read is not submitted (as
+    # CPython does since gh-155477), so join() ends though the iterator is never drained;
+    # the tasks already queued still run and the iterator ends after their results.
+    for make in (ThreadPool, multiprocessing.get_context("fork").Pool):
+        pool = make(2)
+        counter = itertools.count()
+        endless = pool.imap(abs, counter, buffersize=3)
+        assert next(endless) == 0
+        pool.close()
+        pool.join()
+        rest = list(endless)
+        assert rest == list(range(1, len(rest) + 1))
+        assert len(rest) <= 3  # at most the read-ahead the bound allowed
+        # An unbounded imap still reads its whole input after close(), as the stdlib's.
+        pool = make(2)
+        full = pool.imap_unordered(abs, range(50))
+        pool.close()
+        pool.join()
+        assert sorted(full) == list(range(50))

@@ -795,7 +795,9 @@ class Pool:
         """Return an iterator of ``func(item)`` for each item, in input order (a lazy map).
 
         The input is read in a background thread; *buffersize* (beyond the stdlib before
-        3.15) bounds how many chunks are read ahead of the results taken.
+        3.15) bounds how many chunks are read ahead of the results taken. With a
+        *buffersize*, :meth:`close` stops the reading: the iterator ends after the results
+        of the chunks already read, and :meth:`join` does not wait for the rest.
         """
         return self._imap(IMapIterator, func, iterable, chunksize, buffersize)
 
@@ -890,10 +892,10 @@ class _CoreBase(abc.ABC):
         error: BaseException | None = None
         room = job._room
         try:
-            while not self._stopping():
+            while not self._stopping(room):
                 if room is not None:
                     room.acquire()
-                    if self._stopping():
+                    if self._stopping(room):
                         break
                 chunk = tuple(itertools.islice(source, chunksize))
                 if not chunk:
@@ -916,8 +918,13 @@ class _CoreBase(abc.ABC):
             if last:
                 self._feeders_done()
 
-    def _stopping(self) -> bool:
-        return self._terminated
+    def _stopping(self, room: Any) -> bool:
+        # A bounded feeder (buffersize) stops reading its input at close() too, as
+        # CPython's does since gh-155477: the rest of an input nobody consumes would
+        # otherwise keep join() waiting for ever. The tasks it queued still run and the
+        # iterator ends after their results. An unbounded feeder reads all of its input
+        # after close(), as the stdlib's imap does.
+        return self._terminated or (room is not None and self._closing)
 
     def _feeders_done(self) -> None:  # noqa: B027 - only some cores need the hook
         """Finish closing, if need be, once the last feeder thread ended."""
@@ -940,7 +947,7 @@ class _CoreBase(abc.ABC):
 
     def _release_feeders(self) -> None:
         # Feeders blocked on buffersize wait for room that will not come: let them out
-        # (they see the pool terminated and stop).
+        # (they see the pool closed or terminated and stop).
         for job in list(self._jobs.values()):
             if isinstance(job, IMapIterator) and job._room is not None:
                 job._room.release()
@@ -1047,6 +1054,8 @@ class _ThreadCore(_CoreBase):
             idle = not self._feeders
         if idle:
             self._stop_threads()
+        else:
+            self._release_feeders()
 
     def _feeders_done(self) -> None:
         if self._closing:
@@ -1246,6 +1255,7 @@ class _ProcessCore(_CoreBase):
 
     def close(self) -> None:
         self._closing = True
+        self._release_feeders()
         self._wake()
 
     def terminate(self) -> None:
