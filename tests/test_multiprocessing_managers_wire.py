@@ -33,6 +33,9 @@ from _peer_pythons import (  # type: ignore[import-not-found,unused-ignore]
     VERSIONS,
     peer_python,
 )
+from _wire_proxy_types import TallyProxy  # type: ignore[import-not-found,unused-ignore]
+
+HERE = str(Path(__file__).parent)  # where a stdlib peer finds _wire_proxy_types
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -43,15 +46,20 @@ pytestmark = [
 
 AUTHKEY = b"wire test key"
 
-# The stdlib end. argv: role, address (repr; "" for a server), authkey (hex).
+# The stdlib end. argv: role, address (repr; "" for a server), authkey (hex), the folder
+# of _wire_proxy_types (a proxy type of the user's own, which both ends import by name).
 PEER = r"""
 import ast, collections, multiprocessing, queue, sys
 from multiprocessing.managers import RemoteError, SyncManager
+
+sys.path.insert(0, sys.argv[4])
+from _wire_proxy_types import TallyProxy
 
 class Peer(SyncManager):
     pass
 
 Peer.register("Counter", collections.Counter)
+Peer.register("Tally", collections.Counter, proxytype=TallyProxy)
 role, key = sys.argv[1], bytes.fromhex(sys.argv[3])
 # Proxies received inside others (nested) authenticate with this process's key.
 multiprocessing.current_process().authkey = key
@@ -95,6 +103,11 @@ items = manager.list([1])
 items.append(shared)
 assert len(items) == 2, "nested proxy sent"
 assert items[1]["a"] == 1, "nested proxy read back"
+tally = manager.Tally("xyx")
+items.append(tally)
+back = items[2]
+assert type(back) is TallyProxy, "a proxy of the user's own type read back"
+assert back.most_common(1) == [("x", 2)], "a proxy of the user's own type"
 print("peer ok", flush=True)
 """
 
@@ -103,9 +116,11 @@ class WireManager(managers.SyncManager):
     """treadle's end: a SyncManager that also shares collections.Counter objects."""
 
     Counter: Any
+    Tally: Any
 
 
 WireManager.register("Counter", collections.Counter)
+WireManager.register("Tally", collections.Counter, proxytype=TallyProxy)
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +152,7 @@ def test_stdlib_client_uses_treadle_server(version: str) -> None:
     fork = multiprocessing.get_context("fork")
     with WireManager(address=("127.0.0.1", 0), authkey=AUTHKEY, ctx=fork) as manager:
         done = subprocess.run(
-            [str(python), "-I", "-c", PEER, "client", repr(manager.address), AUTHKEY.hex()],
+            [str(python), "-I", "-c", PEER, "client", repr(manager.address), AUTHKEY.hex(), HERE],
             capture_output=True,
             text=True,
             timeout=90,
@@ -151,7 +166,7 @@ def test_stdlib_client_uses_treadle_server(version: str) -> None:
 def test_treadle_client_uses_stdlib_server(version: str) -> None:
     python = peer_python(version)
     with subprocess.Popen(
-        [str(python), "-I", "-c", PEER, "server", "", AUTHKEY.hex()],
+        [str(python), "-I", "-c", PEER, "server", "", AUTHKEY.hex(), HERE],
         stdout=subprocess.PIPE,
         text=True,
     ) as peer:
@@ -197,7 +212,12 @@ def _use_stdlib_server(address: Any) -> None:
     assert items[1]["b"] == 2  # a treadle proxy sent, a stdlib one sent back
     items.append(shared)
     assert items[2]["a"] == 1
-    del shared, jobs, counter, items
+    # A proxy of the user's own type, sent to the stdlib server and back.
+    items.append(manager.Tally("xyx"))
+    back = items[3]
+    assert type(back) is TallyProxy
+    assert back.most_common(1) == [("x", 2)]
+    del shared, jobs, counter, items, back
 
 
 def _log_through(records: Any) -> None:

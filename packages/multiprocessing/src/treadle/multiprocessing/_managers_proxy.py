@@ -269,24 +269,25 @@ def RebuildProxy(
 
 
 def _neutral_reduce(proxy: BaseProxy, kwds: dict[str, Any]) -> tuple[Any, ...] | None:
-    # Sent by a server, a proxy of one of the stdlib's own proxy types travels by the
-    # stdlib's names (its token as a SimpleNamespace): a stdlib client rebuilds it, and
-    # a treadle client maps the names back to treadle's (_peer_loads). A proxy type of
-    # the user's own keeps treadle's names.
-    cls = AutoProxy if proxy._isauto else type(proxy)
-    name = getattr(cls, "__name__", "")
-    if not str(getattr(cls, "__module__", "")).startswith("treadle.multiprocessing."):
-        return None
+    # Sent by a server, or to one, a proxy travels by the stdlib's names (its token as a
+    # SimpleNamespace): a stdlib peer rebuilds it, and a treadle peer maps the names back
+    # to treadle's (_peer_loads). One of treadle's proxy types goes as its stdlib twin; a
+    # proxy type of the user's own goes by its own name, which each end resolves to its
+    # own class (a subclass of that end's BaseProxy), as stdlib peers do between them.
     import importlib
 
     stdlib = importlib.import_module("multiprocessing.managers")
-    twin = getattr(stdlib, name, None)
     rebuild = getattr(stdlib, "RebuildProxy", None)
-    if twin is None or rebuild is None:
+    if rebuild is None:
         return None
+    cls: Any = AutoProxy if proxy._isauto else type(proxy)
+    if str(getattr(cls, "__module__", "")).startswith("treadle.multiprocessing."):
+        cls = getattr(stdlib, getattr(cls, "__name__", ""), None)
+        if cls is None:
+            return None
     token = proxy._token
     wire = _wire_token(token.typeid, token.address, token.id)
-    return rebuild, (twin, wire, proxy._serializer, kwds)
+    return rebuild, (cls, wire, proxy._serializer, kwds)
 
 
 def _method_caller(name: str) -> Callable[..., Any]:
