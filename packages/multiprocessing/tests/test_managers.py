@@ -229,6 +229,34 @@ def test_remote_error_carries_server_traceback(manager: managers.SyncManager) ->
     assert isinstance(managers.convert_to_error("#ERROR", {}), managers.RemoteError)
 
 
+class _ErrorReply:
+    """A connection whose one reply is an error (``#ERROR`` carrying queue.Empty)."""
+
+    def send(self, obj: object) -> None:
+        pass
+
+    def recv(self) -> tuple[str, BaseException]:
+        return "#ERROR", queue.Empty()
+
+
+def test_a_failed_call_leaves_no_reference_cycle(manager: managers.SyncManager) -> None:
+    # The error a failed call raises is freed with its last reference, not left in a cycle
+    # through the raising frame for the collector (gh-106558).
+    import weakref
+
+    jobs = manager.Queue()
+    gc.disable()
+    try:
+        for call in (jobs.get_nowait, lambda: managers.dispatch(_ErrorReply(), None, "x")):
+            try:
+                call()
+            except queue.Empty as exc:
+                ref = weakref.ref(exc)
+            assert ref() is None
+    finally:
+        gc.enable()
+
+
 def test_custom_manager_autoproxy_and_method_to_typeid() -> None:
     with targets.CounterManager(ctx=multiprocessing.get_context("fork")) as manager:
         counter = manager.Counter(5)

@@ -151,7 +151,12 @@ class BaseProxy:
             return result
         if kind == "#PROXY":
             return self._adopt(result)
-        raise convert_to_error(kind, result)
+        error = convert_to_error(kind, result)
+        del result  # no cycle through this frame's locals (see dispatch)
+        try:
+            raise error
+        finally:
+            del error
 
     def _adopt(self, result: Any) -> Any:
         exposed, wire = result

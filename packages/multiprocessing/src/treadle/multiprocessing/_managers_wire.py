@@ -139,7 +139,14 @@ def dispatch(c: Any, id: Any, methodname: str, args: Sequence[Any] = (), kwds: A
     kind, result = c.recv()
     if kind == "#RETURN":
         return result
-    raise convert_to_error(kind, result)
+    error = convert_to_error(kind, result)
+    # The traceback holds this frame: its locals must not hold the error too, or each
+    # failed call leaves a reference cycle for the collector (gh-106558).
+    del result
+    try:
+        raise error
+    finally:
+        del error
 
 
 def _one_request(
