@@ -23,7 +23,7 @@ import types
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
 __all__ = [
     "HAVE_PIDFD",
@@ -39,6 +39,7 @@ __all__ = [
     "fork_exec_passfds",
     "interpreter_flags",
     "join_threads",
+    "lone_thread",
     "pidfd_open",
     "process_cpu_count",
     "publish",
@@ -208,14 +209,14 @@ def fork_exec_passfds(path: bytes, args: Sequence[bytes], passfds: tuple[int, ..
 # atexit in a fork child (3.13+ runs the handlers the child registered, not the parent's).
 
 
-def clear_atexit() -> None:
-    """Drop every atexit handler (those the fork child inherited from its parent)."""
-    atexit._clear()
+# The functions themselves, not wrappers: a fork child calls them, and there every
+# Python function run is a page the kernel copies.
 
+#: Drop every atexit handler (those the fork child inherited from its parent).
+clear_atexit: Callable[[], None] = atexit._clear
 
-def run_atexit() -> None:
-    """Run the atexit handlers now (a fork child ends with os._exit)."""
-    atexit._run_exitfuncs()
+#: Run the atexit handlers now (a fork child ends with os._exit).
+run_atexit: Callable[[], None] = atexit._run_exitfuncs
 
 
 # ---------------------------------------------------------------------------------------
@@ -233,6 +234,20 @@ def register_exit_hook(func: Callable[..., object], *args: Any) -> None:
 # The stdlib's threading, in a child process.
 
 
+def lone_thread() -> bool:
+    """Whether the calling thread is the only one the threading module knows of.
+
+    A look at threading's registries, without ``threading.enumerate()``'s lock, list and
+    per-thread calls: starting a process asks this twice, and in a fork child every
+    object touched is a page copied.
+    """
+    threading: Any = sys.modules.get("threading")
+    if threading is None:
+        return True  # nothing imported threading: no thread was started through it
+    active = threading._active
+    return not threading._limbo and len(active) == 1 and threading.get_ident() in active
+
+
 def join_threads() -> None:
     """Join the non-daemon threads and run the thread-exit hooks, as at interpreter exit."""
     from treadle.thread_core import runtime
@@ -248,9 +263,8 @@ def caller_frame(depth: int) -> Any:
         return None
 
 
-def exit_now(code: int) -> None:
-    """End this process at once with *code* (no cleanup: a fork child's last step)."""
-    os._exit(code)
+#: End this process at once with a code (no cleanup: a fork child's last step).
+exit_now: Callable[[int], NoReturn] = os._exit
 
 
 def fd_ready(fd: int, timeout: float | None) -> bool:

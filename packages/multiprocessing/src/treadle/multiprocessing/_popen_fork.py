@@ -13,9 +13,9 @@ import os
 import signal
 import sys
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
-from . import _native, _util
+from . import _native, _tracker, _util
 
 __all__ = ["Popen"]
 
@@ -54,12 +54,21 @@ class Popen:
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the child to end (at most *timeout* seconds); its exit code or None."""
-        if self.returncode is not None:
-            return self.returncode
-        timeout = _check_timeout(timeout)
-        if timeout is not None and not _native.fd_ready(self.sentinel, timeout):
-            return None
-        return self.poll(os.WNOHANG if timeout == 0.0 else 0)
+        code = self.returncode
+        if code is not None:
+            return code
+        flag = 0
+        if timeout is not None:
+            timeout = _check_timeout(timeout)
+            if timeout is not None:
+                if not _native.fd_ready(self.sentinel, timeout):
+                    return None
+                flag = os.WNOHANG if timeout == 0.0 else 0
+        # Reaped here rather than through poll(): join() is on the path of every start,
+        # and in the fork method each Python function it runs is a page the kernel copies
+        # while the child lives.
+        code = self.returncode = _reap(self.pid, flag)
+        return code
 
     def _send_signal(self, signum: int) -> None:
         # The pid is safe to signal while unreaped (returncode None); an error other
@@ -95,13 +104,13 @@ class Popen:
     def _launch(self, process_obj: Any) -> None:
         # Two pipes: the parent's read end of the first sees EOF when the child ends
         # (the sentinel); the child's read end of the second when the parent does.
-        _warn_if_threads(process_obj)  # first: with -W error it raises, and nothing leaks
+        global _announced_threads
+        _announced_threads = False
+        if not _native.lone_thread():
+            _warn_if_threads(process_obj)  # first: with -W error it raises, nothing leaks
         parent_r, child_w = os.pipe()
         child_r, parent_w = os.pipe()
-        pid = _fork()
-        if pid == 0:
-            _child_main(process_obj, child_r, (parent_r, parent_w))
-        self.pid = pid
+        self.pid = _fork(process_obj, child_r, (parent_r, parent_w))
         os.close(child_w)
         os.close(child_r)
         self.finalizer = _util.Finalize(self, _util.close_fds, (parent_r, parent_w))
@@ -117,26 +126,32 @@ def _reap(pid: int, flag: int) -> int | None:
     return os.waitstatus_to_exitcode(status) if reaped else None
 
 
-def _fork() -> int:
-    try:
-        from . import _tracker  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # pragma: no cover - while the package is assembled
-        return _quiet_fork()
+def _fork(process_obj: Any, child_r: int, parent_fds: tuple[int, int]) -> int:
+    """Fork; the child runs *process_obj* and ends, the parent gets the child's pid."""
+    # The child keeps the resource tracker's descriptor (a bare os.fork() child closes
+    # it). 3.12+ os.fork() warns about threads itself; when this module already warned
+    # (naming them), that second, vaguer warning is dropped. The child starts its work
+    # inside the block, which it never leaves: it would only undo there what its
+    # at-fork handler has already reset.
     with _tracker.fork_keeps_fd():
-        return _quiet_fork()
+        if not (_native.OS_FORK_WARNS and _announced_threads):
+            pid = os.fork()
+        else:
+            pid = _fork_without_second_warning()
+        if pid == 0:
+            _child_main(process_obj, child_r, parent_fds)
+        return pid
 
 
-_announced_threads = False
-
-
-def _quiet_fork() -> int:
-    # 3.12+ os.fork() warns about threads itself; when this module already warned
-    # (naming them), that second, vaguer warning is dropped.
-    if not (_native.OS_FORK_WARNS and _announced_threads):
-        return os.fork()
+def _fork_without_second_warning() -> int:
+    # Its own function: the child leaves catch_warnings() (restoring the filters) before
+    # it runs anything.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork")
         return os.fork()
+
+
+_announced_threads = False
 
 
 def _other_threads() -> list[str]:
@@ -176,7 +191,7 @@ def _caller_level() -> int:
     return level
 
 
-def _child_main(process_obj: Any, child_r: int, parent_fds: tuple[int, int]) -> None:
+def _child_main(process_obj: Any, child_r: int, parent_fds: tuple[int, int]) -> NoReturn:
     # The fork child: 3.13+'s behaviour on every Python: the atexit handlers it
     # inherited are dropped, those it registers run before it ends.
     code = 1

@@ -85,8 +85,6 @@ class BaseProcess:
 
     @staticmethod
     def _after_fork() -> None:
-        from . import _util
-
         _util._finalizer_registry.clear()
         _util.run_after_forkers()
 
@@ -135,10 +133,10 @@ class BaseProcess:
             raise _state_error("can only start a process object created by current process")
         if _current_process._config.get("daemon"):
             raise _state_error("daemonic processes are not allowed to have children")
-        _cleanup()
-        from . import _util
-
-        _util._hook_exit()
+        if _children:
+            _cleanup()
+        if not _util._exit_hooked:
+            _util._hook_exit()
         self._popen = self._Popen(self)
         self._sentinel = self._popen.sentinel
         # The child has its own copy: drop ours so the parent does not keep them alive.
@@ -316,12 +314,9 @@ class BaseProcess:
     def _bootstrap(self, parent_sentinel: int | None = None) -> int:
         """In the child: become the current process, run, return the exit code."""
         global _current_process, _parent_process, _process_counter, _children
-        from . import _util
-
+        # Every step counts: in a fork child each object touched is a page copied.
         try:
             if self._start_method is not None:
-                from . import _context
-
                 _context._force_start_method(self._start_method)
             _process_counter = itertools.count(1)
             _children = set()
@@ -330,7 +325,8 @@ class BaseProcess:
             _current_process = self
             _parent_process = _ParentProcess(self._parent_name, self._parent_pid, parent_sentinel)
             self._after_fork()
-            _util.info("child process calling self.run()")
+            if _util._logger:
+                _util.info("child process calling self.run()")
             self.run()
             code = 0
         except SystemExit as exc:
@@ -342,11 +338,10 @@ class BaseProcess:
             sys.stderr.write(f"Process {self.name}:\n")
             traceback.print_exc()
         finally:
-            if _other_threads_to_join():
-                from . import _native
-
+            if not _native.lone_thread() and _other_threads_to_join():
                 _native.join_threads()
-            _util.info(f"process exiting with exitcode {code}")
+            if _util._logger:
+                _util.info(f"process exiting with exitcode {code}")
             _util._flush_std_streams()
         return code
 
@@ -402,8 +397,6 @@ class _ParentProcess(BaseProcess):
     def _wait(self, timeout: float | None) -> bool:
         if self._sentinel is None:
             return False
-        from . import _native
-
         return _native.fd_ready(self._sentinel, timeout)
 
     def is_alive(self) -> bool:
@@ -464,3 +457,8 @@ if hasattr(os, "register_at_fork"):
 
 # CPython's tests look for process objects left alive here.
 _dangling: WeakSet[BaseProcess] = WeakSet()
+
+# Bound once, at the end (they import this module): a function-level relative import
+# runs importlib's Python code on every call, which start() and a child's bootstrap
+# would pay each time. Every process that starts or is a child has them loaded anyway.
+from . import _context, _native, _util  # noqa: E402

@@ -27,6 +27,7 @@ so that the parent can stop the tracker without waiting for that child.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import os
 import sys
@@ -226,10 +227,9 @@ def main(fd: int) -> None:
 _keepers: set[int] = set()
 
 
-def _ident() -> int:
-    import threading  # noqa: PLC0415 - the stdlib's, for get_ident: loaded by then
-
-    return threading.get_ident()
+# The thread's identifier (threading.get_ident is this builtin), with no import per call:
+# the fork start method asks for it around every fork, and in the child.
+_ident = _thread.get_ident
 
 
 class fork_keeps_fd:
@@ -392,7 +392,11 @@ class ResourceTracker:
         self._pid = None
         self._exitcode = None
         fd = self._fd
-        if fd is not None and not (_keepers and _ident() in _keepers):
+        keep = bool(_keepers) and _ident() in _keepers
+        # Read once: the child's copy is stale now (its forker need not leave the block,
+        # the fork Popen's child never does), and a later fork here starts afresh.
+        _keepers.clear()
+        if fd is not None and not keep:
             self._fd = None
             try:
                 os.close(fd)

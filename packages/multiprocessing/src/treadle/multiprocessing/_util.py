@@ -194,6 +194,8 @@ def register_after_fork(obj: Any, func: Callable[[Any], object]) -> None:
 
 def run_after_forkers() -> None:
     """Run the registered after-fork hooks, oldest first; errors are logged, not raised."""
+    if not _afterfork_registry:
+        return  # the usual case, in every fork child: nothing to sort or copy
     order = sorted(_afterfork_registry.keys(), key=_registration_number)
     for key in order:
         obj = _afterfork_registry.get(key)
@@ -272,7 +274,8 @@ class Finalize:
         if _registry.pop(self._key, None) is None:
             return None
         callback, args, kwargs = self._callback, self._args, self._kwargs
-        self._forget()
+        # What _forget() does, inline: every Popen's finalizer runs this.
+        self._weakref = self._callback = self._args = self._kwargs = self._key = None
         if self._pid != _getpid() or callback is None:
             return None
         return callback(*args, **kwargs)
@@ -308,7 +311,7 @@ def _run_finalizers(minpriority: int | None = None) -> None:
     *minpriority*, every finalizer left afterwards is dropped.
     """
     registry: dict[Any, Any] | None = _finalizer_registry
-    if registry is None:  # module globals cleared late in shutdown
+    if not registry:  # empty, or module globals cleared late in shutdown
         return
     # Copying the keys is atomic; the registry may change while the callbacks run.
     due = [
@@ -354,13 +357,18 @@ def _exit_function(
     first_call = not _exiting
     _exiting = True
     if first_call:
-        _info("process shutting down")
-        _debug('running all "atexit" finalizers with priority >= 0')
+        # Every process runs this at its end, a fork child included, where each object
+        # touched is a page copied: the log calls are skipped when there is no logger.
+        logging = bool(_logger)
+        if logging:
+            _info("process shutting down")
+            _debug('running all "atexit" finalizers with priority >= 0')
         _finalizers(0)
         # current_process() is None only when the module's globals were torn down.
-        if _process.current_process() is not None:
+        if _process._children and _process.current_process() is not None:
             _stop_children(_process, _info)
-        _debug('running the remaining "atexit" finalizers')
+        if logging:
+            _debug('running the remaining "atexit" finalizers')
         _finalizers(None)
 
 
@@ -438,27 +446,26 @@ def spawnv_passfds(path: str | bytes, args: Iterable[str | bytes], passfds: Iter
 
 
 def _close_stdin() -> None:
-    # A child does not read its parent's stdin: it gets /dev/null instead.
+    # A child does not read its parent's stdin: it gets /dev/null instead. (One function,
+    # no helpers: every child runs it, and in a fork child every object touched is a
+    # page copied.)
     old = sys.stdin
-    if old is not None:
-        _ignoring_errors(old.close)
-        sys.stdin = _ignoring_errors(_devnull_reader) or sys.stdin
-
-
-def _ignoring_errors(action: Callable[[], Any]) -> Any:
+    if old is None:
+        return
     try:
-        return action()
+        old.close()
     except (OSError, ValueError):
-        return None
-
-
-def _devnull_reader() -> Any:
-    fd = os.open(os.devnull, os.O_RDONLY)
+        pass
     try:
-        return open(fd, encoding="utf-8", closefd=False)
-    except BaseException:
+        fd = os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        sys.stdin = open(fd, encoding="utf-8", closefd=False)  # noqa: SIM115 - kept open
+    except BaseException as exc:
         os.close(fd)
-        raise
+        if not isinstance(exc, (OSError, ValueError)):
+            raise
 
 
 def _flush_std_streams() -> None:
