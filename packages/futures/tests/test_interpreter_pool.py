@@ -63,7 +63,8 @@ def _single_phase_module() -> str:
 
 needs_native = pytest.mark.skipif(
     "native" not in BACKENDS,
-    reason="the module check's fallback is from native sub-interpreters, which this Python lacks",
+    reason="the module check's fallback is from native sub-interpreters able to load treadle,"
+    " which this Python lacks (3.10-3.12; 3.13 see _native.treadle_loads)",
 )
 
 

@@ -1,7 +1,7 @@
 """Interpreter objects and the module functions of ``concurrent.interpreters`` (3.14).
 
 Two engines stand behind :class:`Interpreter`: the runtime's sub-interpreters (CPython
-3.14, ``_native``) and child processes (``_process``, every version). ``create()`` picks
+3.13 and 3.14, ``_native``) and child processes (``_process``, every version). ``create()`` picks
 native ones where they exist; ``create(backend="process")`` or the environment variable
 ``TREADLE_INTERPRETERS_BACKEND=process`` asks for process-backed ones.
 """
@@ -41,14 +41,16 @@ _main_id = 0
 def default_backend() -> str:
     """Return the engine ``create()`` uses: ``"native"`` where it exists, else ``"process"``.
 
-    ``TREADLE_INTERPRETERS_BACKEND=process`` (or ``native``) in the environment chooses.
+    Native sub-interpreters exist on CPython 3.13 and 3.14 (3.13's only where treadle's
+    modules import in one). ``TREADLE_INTERPRETERS_BACKEND=process`` (or ``native``) in the
+    environment chooses.
     """
     chosen = os.environ.get(_ENV, "").strip().lower()
-    if chosen == "process" or (chosen != "native" and not _native.AVAILABLE):
+    if chosen == "process" or not _native.AVAILABLE:
         return "process"
-    if not _native.AVAILABLE:
-        return "process"
-    return "native"
+    if chosen == "native" or _native.treadle_loads():
+        return "native"
+    return "process"  # 3.13 whose sub-interpreters cannot load treadle (see _native)
 
 
 def _check_backend(backend: object) -> str:
@@ -57,7 +59,7 @@ def _check_backend(backend: object) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, not {backend!r}")
     if backend == "native" and not _native.AVAILABLE:
-        raise ValueError("backend='native' needs CPython 3.14's sub-interpreters")
+        raise ValueError("backend='native' needs CPython 3.13 or later with sub-interpreters")
     return str(backend)
 
 

@@ -2,7 +2,7 @@
 
 A queue lives in one place and every interpreter reaches it by id:
 
-* with native sub-interpreters (3.14), in the runtime's own queue registry, shared by the
+* with native sub-interpreters (3.13, 3.14), in the runtime's own queue registry, shared by the
   main interpreter and every sub-interpreter;
 * otherwise in the main process (``_LocalStore``);
 * a process-backed interpreter's queue operations are requests to its parent, which runs
