@@ -218,6 +218,24 @@ class ProcessPoolExecutor(_base.Executor):
         return {worker.pid: worker.process for worker in workers}
 
     @property
+    def _shutdown_lock(self) -> Any:
+        return self._pool.lock
+
+    @property
+    def _force_shutting_down(self) -> bool:
+        return self._pool.no_replacement == _process_pool._FORCED
+
+    @_force_shutting_down.setter
+    def _force_shutting_down(self, value: bool) -> None:
+        # Set with ``_shutdown_lock`` held, as the stdlib's flag is.
+        pool = self._pool
+        if value:
+            pool.no_replacement = _process_pool._FORCED
+            pool.wake()
+        elif pool.no_replacement == _process_pool._FORCED:
+            pool.no_replacement = None
+
+    @property
     def _executor_manager_thread(self) -> _threading.Thread | None:
         return self._pool.thread
 
@@ -393,6 +411,10 @@ class ProcessPoolExecutor(_base.Executor):
     def _force_shutdown(self, operation: str) -> None:
         if operation not in (_TERMINATE, _KILL):
             raise ValueError(f"unknown operation {operation!r}: {_TERMINATE!r} or {_KILL!r}")
+        with self._pool.lock:
+            # No worker leaving now (max_tasks_per_child) may be replaced: a new one
+            # would escape the terminate/kill.
+            self._force_shutting_down = True
         processes = list(self._processes.values())
         self.shutdown(wait=False, cancel_futures=True)
         for process in processes:

@@ -28,6 +28,7 @@ import itertools
 import os
 import pickle
 import select
+import sys
 import time
 import weakref
 from collections import deque
@@ -86,6 +87,13 @@ _ABRUPT = (
     "A process in the process pool was terminated abruptly while the future was running or pending."
 )
 _INIT_FAILED = "A child process terminated abruptly, the process pool is not usable anymore"
+
+_GARBAGE_COLLECTED = (
+    "The ProcessPoolExecutor was garbage collected before this task ran and its worker "
+    "left: no worker can be started to run it"
+)
+_FORCED = "The process pool was forcefully shut down (terminate_workers or kill_workers)"
+_NO_START = "A worker process could not be started: the process pool is not usable anymore"
 
 global_shutdown = False  # set at interpreter exit: no new work
 
@@ -165,6 +173,30 @@ class _Worker:
         self.since = 0.0  # when its current task was sent (one-at-a-time mode)
 
 
+def _stdlib_authkey(ctx: Any) -> bytes | None:
+    """Return the stdlib multiprocessing's authkey if a new worker would not inherit it.
+
+    Manager proxies made by the stdlib's ``multiprocessing`` (``multiprocessing.Manager()``)
+    travel in a call without their key and authenticate with the receiving process's
+    stdlib ``current_process().authkey``. A stdlib worker inherits its parent's; a treadle
+    worker inherits treadle's, so it is handed the stdlib's explicitly. A forked worker
+    has it already (a copy of the parent's memory), and a program that never imported the
+    stdlib's ``multiprocessing`` has no such proxies to pass.
+    """
+    stdlib = sys.modules.get("multiprocessing.process")
+    if stdlib is None or ctx.get_start_method() == "fork":
+        return None
+    current = getattr(stdlib, "current_process", None)
+    key = getattr(current(), "authkey", None) if callable(current) else None
+    if not isinstance(key, bytes):
+        return None
+    from treadle.multiprocessing import process as treadle_process  # noqa: PLC0415
+
+    if key == treadle_process.current_process().authkey:
+        return None  # the same key (treadle stands in for multiprocessing): inherited
+    return bytes(key)
+
+
 class _Options:
     """The pool's settings, as the constructor checked them."""
 
@@ -195,6 +227,9 @@ class _Pool:
         self.broken: str | None = None
         self.interrupt_at: float | None = None  # a Ctrl-C: kill the running work then
         self.kill_now = False
+        # Why no worker may be started any more (None: they may): the executor was
+        # garbage collected, or terminate_workers()/kill_workers() is under way.
+        self.no_replacement: str | None = None
         self.sleeping = False
         self.closed = False
         self.thread: _threading.Thread | None = None
@@ -215,6 +250,10 @@ class _Pool:
         """Finish the work queued, then stop the workers: the executor is gone."""
         with self.lock:
             self.shutdown = True
+            # As 3.14's pool: the workers alive finish the work, but none is started
+            # for a worker that leaves (max_tasks_per_child): its work fails instead.
+            if self.no_replacement is None:
+                self.no_replacement = _GARBAGE_COLLECTED
             self.wake()
         if self.slots is not None:
             self.slots.release()
@@ -245,6 +284,7 @@ class _Pool:
                     options.initargs,
                     options.max_tasks,
                     options.max_memory,
+                    _stdlib_authkey(ctx),
                 ),
                 name="ProcessPoolExecutor-worker",
             )
@@ -379,6 +419,8 @@ class _Pool:
         workers = self.workers
         if any(self._room(worker, 0) for worker in workers.values()):
             return True
+        if self.no_replacement is not None:
+            return False
         starting = sum(1 for worker in workers.values() if not worker.ready)
         total = len(workers) + len(self.adopted)
         return total < self.options.max_workers and starting < count
@@ -437,8 +479,15 @@ class _Pool:
                 count = len(self.pending)
             idle = [w for w in workers.values() if self._room(w, 0)]
             if not idle:
+                if self.no_replacement is not None:
+                    self._strand_check()
+                    return
                 if self._could_dispatch(count):
-                    self.start_worker()
+                    try:
+                        self.start_worker()
+                    except Exception as exc:
+                        self._start_failed(exc)
+                        return
                     continue
                 return
             # Spread a quarter of the queue over the pool (two batches per worker keep
@@ -452,6 +501,28 @@ class _Pool:
                     return
                 if not self._send(worker, batch):
                     return
+
+    def _strand_check(self) -> None:
+        """Fail the pending tasks if no worker is left to run them and none may start."""
+        if self.adopted or any(not worker.leaving for worker in self.workers.values()):
+            return  # a worker will take them
+        with self.lock:
+            tasks = list(self.pending)
+            self.pending.clear()
+            reason = self.no_replacement or _NO_START
+        if self.slots is not None and tasks:
+            self.slots.release(len(tasks))
+        for task in tasks:
+            self._settle(task, BrokenProcessPool(reason))
+
+    def _start_failed(self, exc: Exception) -> None:
+        """A worker could not be started: break the pool if no worker is left."""
+        if self.adopted or any(not worker.leaving for worker in self.workers.values()):
+            LOGGER.warning("A process pool worker could not be started", exc_info=True)
+            return  # the workers alive carry on with the work
+        cause = _RemoteTraceback(f"{type(exc).__name__}: {exc}")
+        cause.__cause__ = exc
+        self._break(_NO_START, cause)
 
     def _take(self, size: int) -> list[_Task]:
         """Take up to *size* pending tasks that still want to run."""

@@ -102,9 +102,19 @@ def serve(
     initargs: tuple[Any, ...],
     max_tasks: int | None,
     max_memory: int | None,
+    stdlib_authkey: bytes | None = None,
 ) -> None:
-    """Serve the pool on *conn* until told to leave, or a limit is reached."""
+    """Serve the pool on *conn* until told to leave, or a limit is reached.
+
+    *stdlib_authkey* is the parent's stdlib ``multiprocessing`` authkey, given when this
+    worker would not inherit it (see ``_process_pool._stdlib_authkey``): the stdlib's
+    manager proxies in a call authenticate with it.
+    """
     signal.signal(signal.SIGINT, _on_sigint)
+    if stdlib_authkey is not None:
+        import multiprocessing.process  # noqa: PLC0415 - only a parent that had it
+
+        multiprocessing.process.current_process().authkey = stdlib_authkey
     if initializer is not None:
         try:
             initializer(*initargs)
