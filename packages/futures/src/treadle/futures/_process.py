@@ -242,8 +242,7 @@ class ProcessPoolExecutor(_base.Executor):
     def _start(self) -> None:
         # Called with the pool's lock held, at the first submit.
         pool = self._pool
-        pool.wake_r, pool.wake_w = os.pipe()
-        os.set_blocking(pool.wake_r, False)
+        pool.wakeup = _process_pool._ThreadWakeup()
         if pool.options.context.get_start_method() == "fork":
             # Fork every worker now, from this thread, before the dispatcher exists: a
             # fork while other threads run is what 3.12+ warns about.

@@ -145,6 +145,52 @@ def _oom_kills() -> int | None:
     return None
 
 
+class _ThreadWakeup:
+    """The dispatcher's wake-up pipe: ``wakeup()`` makes its poll return.
+
+    Named as the stdlib's (``concurrent.futures.process._ThreadWakeup``, which some
+    programs and CPython's tests subclass) and with its methods. The write end does not
+    block: a full pipe already means "wake up", so a burst of wake-ups cannot stall the
+    caller (the deadlock of gh-105829).
+    """
+
+    def __init__(self) -> None:
+        self._closed = False
+        self._reader, self._writer = os.pipe()
+        os.set_blocking(self._reader, False)
+        os.set_blocking(self._writer, False)
+
+    def fileno(self) -> int:
+        """The descriptor to poll: readable once ``wakeup()`` was called."""
+        return self._reader
+
+    def wakeup(self) -> None:
+        """Make the dispatcher's poll return (a no-op once closed)."""
+        if self._closed:
+            return
+        try:
+            os.write(self._writer, b"!")
+        except BlockingIOError:
+            pass  # full: a wake-up is pending already
+
+    def clear(self) -> None:
+        """Drain the pending wake-ups (the dispatcher, once woken)."""
+        if self._closed:
+            return
+        try:
+            while os.read(self._reader, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        """Close both ends (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            os.close(self._writer)
+            os.close(self._reader)
+
+
 class _Task:
     """One submitted call: its future and the pickle of ``(fn, args, kwargs)``."""
 
@@ -236,7 +282,7 @@ class _Pool:
         self.adopted: list[_Worker] = []  # started by submit, not yet in ``workers``
         self.available = 0  # workers idle or starting, as last counted by the dispatcher
         self.owner: Any = None  # a weakref to the executor, calling abandon()
-        self.wake_r = self.wake_w = -1  # the wake-up pipe, made with the dispatcher
+        self.wakeup: _ThreadWakeup | None = None  # made with the dispatcher
         self.oom_seen = _oom_kills()
         self.next_id = itertools.count().__next__
 
@@ -244,7 +290,8 @@ class _Pool:
         """Wake the dispatcher if it sleeps (call with ``lock`` held)."""
         if self.sleeping and not self.closed:
             self.sleeping = False
-            os.write(self.wake_w, b"!")
+            assert self.wakeup is not None  # sleeping is set by the dispatcher only
+            self.wakeup.wakeup()
 
     def abandon(self) -> None:
         """Finish the work queued, then stop the workers: the executor is gone."""
@@ -330,13 +377,16 @@ class _Pool:
             self._stop_workers()
             with self.lock:
                 self.closed = True
-                os.close(self.wake_r)
-                os.close(self.wake_w)
+                if self.wakeup is not None:
+                    self.wakeup.close()
 
     def _serve(self) -> None:
         poller = select.poll()
         polled: dict[int, tuple[int, _Worker]] = {}  # fd -> (kind, worker); 0 pipe, 1 ends
-        poller.register(self.wake_r, select.POLLIN)
+        wakeup = self.wakeup
+        assert wakeup is not None  # made before the dispatcher starts
+        wake_fd = wakeup.fileno()
+        poller.register(wake_fd, select.POLLIN)
         while True:
             timeout = self._plan()
             if timeout is None and self._finished():
@@ -352,12 +402,8 @@ class _Pool:
                 poller.register(fd, select.POLLIN)
             polled = wanted
             for fd, _ in poller.poll(None if timeout is None else max(timeout, 0.0) * 1000):
-                if fd == self.wake_r:
-                    try:
-                        while os.read(self.wake_r, 512):
-                            pass
-                    except BlockingIOError:
-                        pass
+                if fd == wake_fd:
+                    wakeup.clear()
                     continue
                 kind, worker = polled[fd]
                 if worker.pid not in self.workers:
@@ -567,7 +613,7 @@ class _Pool:
                 return  # it ended: the sentinel tells the rest
             outcomes, status = _loads(message)
             answered = []
-            for task_id, ok, payload in outcomes:
+            for task_id, how, payload in outcomes:
                 task = worker.inflight.popleft()
                 batches = worker.batches
                 batches[0][0] -= 1
@@ -575,14 +621,14 @@ class _Pool:
                     batches.popleft()
                 if task.id != task_id:  # cannot happen unless the protocol is broken
                     raise RuntimeError("a worker answered for a task it was not given")
-                answered.append((task, ok, payload))
+                answered.append((task, how, payload))
             if not worker.inflight:
                 # Counted idle before its caller sees the outcome, so that the caller's
                 # next submit does not start a worker it does not need.
                 with self.lock:
                     self._count_available()
-            for task, ok, payload in answered:
-                self._outcome(task, ok, payload)
+            for task, how, payload in answered:
+                self._outcome(task, how, payload)
             del answered
             if worker.inflight:
                 worker.since = _monotonic()
@@ -593,7 +639,7 @@ class _Pool:
             if not conn.poll(0):
                 return
 
-    def _outcome(self, task: _Task, ok: bool, payload: bytes) -> None:
+    def _outcome(self, task: _Task, how: int, payload: bytes) -> None:
         try:
             value = _loads(payload)
         except BaseException as exc:
@@ -601,7 +647,12 @@ class _Pool:
             error.__cause__ = exc
             self._settle(task, error)
             return
-        if ok:
+        if how == _process_worker.UNPICKLE_FAILED:
+            error = BrokenProcessPool("the task could not be unpickled in the worker")
+            error.__cause__ = _RemoteTraceback(f"\n'''\n{value}'''")
+            self._settle(task, error)
+            return
+        if how == _process_worker.RETURNED:
             future = task.future
             del task
             try:

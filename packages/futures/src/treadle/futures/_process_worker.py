@@ -9,8 +9,9 @@ Wire protocol on the worker's duplex pipe (one message = one ``send_bytes``):
   pickle of ``(fn, args, kwargs)`` made at submit; an empty message asks the worker to
   leave.
 - worker -> pool: the pickle of ``(outcomes, status)``. *outcomes* is a list of
-  ``(task_id, ok, payload)``: *payload* pickles the result (*ok*) or
-  ```(exception, traceback text)``, each on its own so that one outcome that does not
+  ``(task_id, how, payload)``: *payload* pickles the result (*how* is ``RETURNED``),
+  ``(exception, traceback text)`` (``RAISED``) or the traceback text of a call that did
+  not unpickle (``UNPICKLE_FAILED``), each on its own so that one outcome that does not
   (un)pickle fails alone. *status* is None while the worker goes on, ``("exit",
   unrun_ids)`` when it leaves by itself (``max_tasks_per_child`` or the memory limit;
   the tasks it was given and did not start go back to the pool), or ``("init",
@@ -32,6 +33,11 @@ __all__ = ["current_rss", "run_chunk", "serve"]
 # Outcomes gathered while a batch runs go back at the end of the batch, or sooner once
 # this much time passed since the last message: a long batch still reports as it goes.
 _FLUSH_SECONDS = 0.005
+
+# How a task ended, the second item of an outcome.
+RETURNED = 1
+RAISED = 0
+UNPICKLE_FAILED = -1  # the call did not unpickle in the worker
 
 _dumps = pickle.dumps
 _loads = pickle.loads
@@ -78,9 +84,15 @@ def _failure(exc: BaseException) -> bytes:
         return _dumps((stand_in, text), _PROTOCOL)
 
 
-def _run_one(task_id: int, payload: bytes) -> tuple[int, bool, bytes]:
+def _run_one(task_id: int, payload: bytes) -> tuple[int, int, bytes]:
     try:
         fn, args, kwargs = _loads(payload)
+    except BaseException as exc:
+        # The call itself did not arrive: the pool reports it as a BrokenProcessPool
+        # (as the stdlib does), this traceback as its cause.
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return task_id, UNPICKLE_FAILED, _dumps(text, _PROTOCOL)
+    try:
         _TaskState.running = True
         try:
             value = fn(*args, **kwargs)
@@ -88,12 +100,12 @@ def _run_one(task_id: int, payload: bytes) -> tuple[int, bool, bytes]:
             _TaskState.running = False
         del fn, args, kwargs
     except BaseException as exc:
-        return task_id, False, _failure(exc)
+        return task_id, RAISED, _failure(exc)
     try:
-        return task_id, True, _dumps(value, _PROTOCOL)
+        return task_id, RETURNED, _dumps(value, _PROTOCOL)
     except BaseException as exc:
         # The result does not pickle: the task fails with that error instead.
-        return task_id, False, _failure(exc)
+        return task_id, RAISED, _failure(exc)
 
 
 def serve(

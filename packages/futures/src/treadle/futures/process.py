@@ -20,3 +20,5 @@ _RemoteTraceback = _process_pool._RemoteTraceback
 _TERMINATE = _process._TERMINATE
 _KILL = _process._KILL
 _check_system_limits = _process._check_system_limits
+# The dispatcher's wake-up pipe (some programs and CPython's tests subclass it).
+_ThreadWakeup = _process_pool._ThreadWakeup
