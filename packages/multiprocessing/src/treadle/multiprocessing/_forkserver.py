@@ -28,22 +28,27 @@ process that held the write end (the starter and its fork children) is gone.
 
 from __future__ import annotations
 
+import _thread
 import fcntl
 import os
 import select
-import shutil
 import signal
 import socket
 import struct
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from treadle.threading import Lock
 
 from . import _native, _services, _tracker
 from ._errors import AuthenticationError
+
+# The server imports this module too, and every child it forks copies what the server
+# holds and runs its at-fork handlers: so no typing, no tempfile or shutil (which pull
+# in random and the compression modules with their shared libraries), and the handle's
+# lock is the interpreter's own (what treadle.threading.Lock() returns), so that the
+# server does not load treadle.threading and each child skip its at-fork reset.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The most descriptors one request may carry (the payload pipe and tracker included).
 MAXFDS_TO_SEND = 256
@@ -130,7 +135,7 @@ class ForkServer:
         self._forkserver_alive_fd: int | None = None
         self._forkserver_pid: int | None = None
         self._inherited_fds: list[int] | None = None
-        self._lock = Lock()
+        self._lock = _thread.allocate_lock()
         self._preload_modules: list[str] = ["__main__"]
 
     def set_forkserver_preload(self, module_names: Sequence[str]) -> None:
@@ -165,7 +170,7 @@ class ForkServer:
         if alive is not None:
             os.close(alive)
         if address is not None:
-            shutil.rmtree(os.path.dirname(address), ignore_errors=True)
+            _remove_socket_dir(address)
 
     def ensure_running(self) -> None:
         """Start the server unless the one this process started is still running."""
@@ -187,6 +192,8 @@ class ForkServer:
         argv: list[str] = []
         if "__main__" in self._preload_modules:
             keywords, argv = _main_preparation()
+        import tempfile  # noqa: PLC0415 - the starter only (see the note at the imports)
+
         workdir = tempfile.mkdtemp(prefix="treadle-forkserver-")
         address = os.path.join(workdir, "sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -216,7 +223,7 @@ class ForkServer:
             os.write(key_w, key)
         except BaseException:
             os.close(alive_w)
-            shutil.rmtree(workdir, ignore_errors=True)
+            _remove_socket_dir(address)
             raise
         finally:
             listener.close()
@@ -581,7 +588,16 @@ def main(
         server.serve()
     finally:
         if isinstance(address, str) and address:
-            shutil.rmtree(os.path.dirname(address), ignore_errors=True)
+            _remove_socket_dir(address)
+
+
+def _remove_socket_dir(address: str) -> None:
+    """Remove the socket *address* and its private directory (nothing else lives there)."""
+    for remove, path in ((os.unlink, address), (os.rmdir, os.path.dirname(address))):
+        try:
+            remove(path)
+        except OSError:
+            pass
 
 
 _forkserver = ForkServer()
@@ -591,7 +607,7 @@ def _after_fork_in_child() -> None:
     # The server belongs to the parent: a fork child lets go of it (without removing its
     # socket) and starts its own on demand.
     server = _forkserver
-    server._lock = Lock()
+    server._lock = _thread.allocate_lock()
     alive = server._forkserver_alive_fd
     server._forkserver_alive_fd = server._forkserver_pid = None
     server._forkserver_address = server._forkserver_authkey = None
