@@ -224,10 +224,19 @@ run_atexit: Callable[[], None] = atexit._run_exitfuncs
 
 
 def register_exit_hook(func: Callable[..., object], *args: Any) -> None:
-    """Run ``func(*args)`` at interpreter exit, when the stdlib would join children."""
-    from treadle import threading as _threading
+    """Run ``func(*args)`` at interpreter exit, when the stdlib would join children.
 
-    _threading._register_atexit(func, *args)
+    RuntimeError once the interpreter's shutdown has begun.
+    """
+    # The hook treadle.threading's _register_atexit registers with, taken from
+    # thread-core directly: the first start() calls this, and importing treadle.threading
+    # would add its at-fork reset of the thread registry to every later fork (the fork
+    # start method's children paid about 25 page copies each for it).
+    import functools
+
+    from treadle.thread_core import runtime
+
+    runtime.at_thread_join(functools.partial(func, *args) if args else func)
 
 
 # ---------------------------------------------------------------------------------------
