@@ -15,8 +15,6 @@ import importlib.util
 import logging
 import os
 import sys
-import threading as std_threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,68 +26,20 @@ from treadle import contextvars, futures
 
 pytestmark = pytest.mark.timeout(90)
 
-# A cluster's workers find a propagated variable by its module: one they can import.
+# The calls the tests send, and what they wait on, live in a module of their own that a
+# cluster's workers import by name (they are spawned with this process's path).
 sys.path.insert(0, str(Path(__file__).parent))
-from _executor_contract_vars import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
+from _executor_contract_calls import (  # type: ignore[import-not-found,unused-ignore]  # noqa: E402
+    ClusterEvent,
+    ThreadEvent,
+    ThreadEventless,
+    add,
+    block,
+    cluster_client,
+    fail,
     read_request_id,
     request_id,
 )
-
-# ------------------------------------------------------------- calls the tests send
-# Module functions: a cluster's workers get them by value (cloudpickle), with the
-# events they wait on passed as arguments.
-
-
-def add(a: int, b: int) -> int:
-    return a + b
-
-
-def fail(message: str) -> None:
-    raise ValueError(message)
-
-
-def block(started: Any, release: Any) -> str:
-    started.set()
-    release.wait(60)
-    return "released"
-
-
-class ThreadEvent:
-    """A plain event, for executors whose calls run in this process."""
-
-    def __init__(self) -> None:
-        self._event = std_threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def wait(self, timeout: float) -> bool:
-        return self._event.wait(timeout)
-
-
-class ClusterEvent:
-    """A Dask Event, found by name on the workers and in the tests alike."""
-
-    client: Any = None  # the tests' client, set by the dask_client fixture
-
-    def __init__(self) -> None:
-        self.name = f"contract-{uuid.uuid4().hex}"
-
-    def _event(self) -> Any:
-        import distributed  # type: ignore[import-not-found,unused-ignore]
-
-        try:
-            distributed.get_worker()
-        except ValueError:  # in the tests: their client is not the default one
-            return distributed.Event(self.name, client=ClusterEvent.client)
-        return distributed.Event(self.name)
-
-    def set(self) -> None:
-        self._event().set()
-
-    def wait(self, timeout: float) -> bool:
-        return bool(self._event().wait(timeout))
-
 
 # ------------------------------------------------------------------------ the kits
 
@@ -142,14 +92,11 @@ if sys.version_info < (3, 14):
 @pytest.fixture(scope="module", autouse=True)
 def dask_client() -> Iterator[Any]:
     """The cluster kit's cluster, started before any test's leak check (None: no Dask)."""
-    if importlib.util.find_spec("distributed") is None or not _CLUSTER_KIT:
+    if importlib.util.find_spec("distributed") is None:
         yield None
         return
-    import cloudpickle  # type: ignore[import-not-found,unused-ignore]
-    import distributed  # type: ignore[import-not-found,unused-ignore]
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     import dask  # type: ignore[import-not-found,unused-ignore]
+    import distributed  # type: ignore[import-not-found,unused-ignore]
 
     with (
         # A worker holds no more tasks than threads: "a worker has it" means "it runs".
@@ -164,7 +111,7 @@ def dask_client() -> Iterator[Any]:
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
-        ClusterEvent.client = client
+        cluster_client["client"] = client
         # Warm up: the client's lazy threads and connections, the workers' own clients.
         warm = ClusterEvent()
         distributed.Event(warm.name, client=client).set()
@@ -183,17 +130,8 @@ def dask_client() -> Iterator[Any]:
         yield client
 
 
-class ThreadEventless:
-    """A started-signal nobody waits for (the warm-up's)."""
-
-    def set(self) -> None:
-        pass
-
-
 # Only sockets: distributed opens a connection when the ones in its pools are busy (the
 # client's, and the in-process scheduler's other end) and keeps it for reuse.
-# The cluster kit runs only when asked for (see the skip in ``kit``).
-_CLUSTER_KIT = os.environ.get("TREADLE_CONTRACT_CLUSTER") == "1"
 
 _POOLS_GROW = pytest.mark.leaks_ok("fd", reason="distributed's connection pools grow on demand")
 
@@ -206,13 +144,6 @@ def kit(request: pytest.FixtureRequest) -> Kit:
     chosen: Kit = request.param
     if chosen.needs is not None and importlib.util.find_spec(chosen.needs) is None:
         pytest.skip(f"{chosen.name} needs {chosen.needs}, not installed here")
-    if chosen.needs == "distributed" and not _CLUSTER_KIT:
-        pytest.skip(
-            "the cluster kit's warm-up (a call pinned to each worker) hung in a freshly "
-            "made environment on 3.10 and 3.11 (issue 18, open): run it with "
-            "TREADLE_CONTRACT_CLUSTER=1; packages/futures/tests/test_distributed.py covers "
-            "the executor meanwhile"
-        )
     reason = DIFFERENCES.get((chosen.name, request.node.originalname))
     if reason is not None:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))

@@ -469,3 +469,39 @@ def test_scheduler_gone_mid_map_fails_the_calls() -> None:
         client.close()
     finally:
         cluster.close()
+
+
+def test_a_context_variable_goes_by_the_module_a_worker_can_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found from a module pytest's importlib mode named after its folder ("suite.test_x",
+    # not importable on a worker) and from the module that defined it: the latter wins,
+    # whichever of the two was loaded first.
+    import importlib.util
+    import types
+
+    from treadle.futures import _distributed
+
+    (tmp_path / "ctx_home_mod.py").write_text(
+        "from treadle import contextvars\nvar = contextvars.ContextVar('v')\n"
+    )
+    (tmp_path / "rootdir" / "suite").mkdir(parents=True)  # rootdir: not on sys.path
+    (tmp_path / "rootdir" / "suite" / "test_x.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = importlib.util.spec_from_file_location("ctx_home_mod", tmp_path / "ctx_home_mod.py")
+    assert spec is not None
+    assert spec.loader is not None
+    home = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(home)
+    importer = types.ModuleType("suite.test_x")
+    importer.__spec__ = importlib.util.spec_from_file_location(
+        "suite.test_x", tmp_path / "rootdir" / "suite" / "test_x.py"
+    )
+    importer.the_var = home.var  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "suite.test_x", importer)  # loaded first
+    monkeypatch.setitem(sys.modules, "ctx_home_mod", home)
+    assert _distributed._home_of(home.var) == ("ctx_home_mod", "var")
+    # Only an importer that cannot be imported holds it: that is still better than nothing.
+    other = contextvars.ContextVar("w")
+    importer.only = other  # type: ignore[attr-defined]
+    assert _distributed._home_of(other) == ("suite.test_x", "only")

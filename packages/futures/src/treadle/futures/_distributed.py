@@ -19,6 +19,7 @@ is cancelled on the cluster.
 
 from __future__ import annotations
 
+import os
 import sys
 import weakref
 from collections import deque
@@ -147,9 +148,29 @@ def _executing(keys: list[str], dask_worker: Any = None) -> list[str]:
 
 # ----------------------------------------------------------- context variables
 # A variable is found on the worker by the module global that holds it; the submitter
-# finds that global once per variable, by looking through the loaded modules.
+# finds that global once per variable, by looking through the loaded modules. Every module
+# that did ``from home import var`` holds it too: a module a worker can import by the same
+# name is preferred (a test module that pytest's importlib mode named after its folder,
+# ``tests.test_x``, cannot be imported there; the module it took the variable from can).
 
 _homes: dict[int, tuple[object, tuple[str, str] | None]] = {}
+
+
+def _importable_by_name(module_name: str, module: object) -> bool:
+    """Whether a process with this ``sys.path`` finds *module* again by *module_name*."""
+    origin = getattr(getattr(module, "__spec__", None), "origin", None)
+    if not isinstance(origin, str) or not os.path.isabs(origin):
+        return True  # built-in, frozen or namespace: nothing to check against
+    stem = os.path.splitext(origin)[0]
+    if os.path.basename(stem) == "__init__":
+        stem = os.path.dirname(stem)
+    tail = os.path.join(*module_name.split("."))
+    return any(
+        os.path.normcase(os.path.join(os.path.abspath(entry or os.curdir), tail))
+        == os.path.normcase(stem)
+        for entry in sys.path
+        if isinstance(entry, str)
+    )
 
 
 def _home_of(var: object) -> tuple[str, str] | None:
@@ -161,12 +182,13 @@ def _home_of(var: object) -> tuple[str, str] | None:
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict) or module_name == "__main__":
             continue
-        for attr, value in list(namespace.items()):
-            if value is var:
-                home = (module_name, attr)
-                break
-        if home is not None:
+        attr = next((a for a, value in list(namespace.items()) if value is var), None)
+        if attr is None:
+            continue
+        if _importable_by_name(module_name, module):
+            home = (module_name, attr)
             break
+        home = home or (module_name, attr)  # the fallback: a worker may still manage
     _homes[id(var)] = (var, home)  # keeps the variable: module globals live anyway
     return home
 
