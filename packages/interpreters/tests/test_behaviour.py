@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import operator
 import os
 import queue
 import signal
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from treadle import interpreters
+from treadle.interpreters import _native
 
 
 def test_create_close_ids(engine: SimpleNamespace) -> None:
@@ -183,3 +187,204 @@ def test_backend_argument_checked() -> None:
     with pytest.raises(ValueError, match="backend"):
         interpreters.create(backend="thread")
     assert interpreters.default_backend() in ("native", "process")
+
+
+# --- broader behaviour, same on every engine -----------------------------------------------
+
+
+def _queues_module(engine: SimpleNamespace) -> Any:
+    """The engine's queue module (where UNBOUND and friends live)."""
+    return importlib.import_module(engine.mod.__name__ + "._queues")
+
+
+def _xfail_process_items_on_native_queues(engine: SimpleNamespace) -> None:
+    if engine.name == "process" and _native.AVAILABLE:
+        pytest.xfail(
+            "where the runtime has native queues (3.13, 3.14) every queue lives there, and "
+            "the main interpreter puts a process-backed interpreter's items for it: they are "
+            "bound to the main interpreter, so closing the process-backed one does not "
+            "unbind them (UNBOUND/UNBOUND_ERROR/UNBOUND_REMOVE need the owner's id, which "
+            "the runtime's put() does not take)"
+        )
+
+
+def _script_function() -> None:
+    # Run by exec(): its globals are the interpreter's __main__, not this module's.
+    total = 40 + 2  # noqa: F841 - a local, left behind on purpose
+    globals()["from_function"] = __name__
+
+
+def _function_with_args(a: int) -> None:
+    del a
+
+
+def test_prepare_main_rules(engine: SimpleNamespace) -> None:
+    interp = engine.create()
+    q = engine.mod.create_queue()
+    try:
+        interp.prepare_main({"a": 1, "b": "x"}, b="y", q=q)  # keywords win over the mapping
+        interp.exec("q.put((a, b))")
+        assert q.get(timeout=30) == (1, "y")
+        interp.prepare_main(a=2)  # rebinding replaces the global
+        interp.exec("q.put(a)")
+        assert q.get(timeout=30) == 2
+        with pytest.raises(TypeError):
+            interp.prepare_main({1: "not a name"})
+        # A refused value leaves nothing half-bound behind in that call's keys.
+        with pytest.raises(engine.mod.NotShareableError):
+            interp.prepare_main(c=[1])
+        interp.exec("q.put('c' in globals())")
+        assert q.get(timeout=30) is False
+    finally:
+        interp.close()
+
+
+def test_exec_function_code(engine: SimpleNamespace) -> None:
+    interp = engine.create()
+    q = engine.mod.create_queue()
+    try:
+        interp.prepare_main(q=q)
+        interp.exec(_script_function)
+        interp.exec("q.put((from_function, 'total' in globals()))")
+        assert q.get(timeout=30) == ("__main__", False)
+        interp.exec(_script_function.__code__)  # a code object runs the same way
+        with pytest.raises(ValueError, match="arg"):
+            interp.exec(_function_with_args)
+    finally:
+        interp.close()
+
+
+class _Custom(Exception):
+    """An exception class the other interpreter knows by name only."""
+
+
+def test_call_results_and_failures(engine: SimpleNamespace) -> None:
+    interp = engine.create()
+    try:
+        # Shareable results come back as they are, others as a copy (pickled).
+        assert interp.call(str.upper, "abc") == "ABC"
+        assert interp.call(tuple, "ab") == ("a", "b")
+        assert interp.call(dict, a=1, b=[2]) == {"a": 1, "b": [2]}
+        assert interp.call(sorted, [3, 1, 2], reverse=True) == [3, 2, 1]
+        assert interp.call(int) == 0
+        with pytest.raises(engine.mod.ExecutionFailed) as caught:
+            interp.call(int, "not a number")
+        info = caught.value.excinfo
+        assert info.type.__name__ == "ValueError"
+        assert info.type.__module__ == "builtins"
+        assert "not a number" in info.msg
+        assert info.formatted.startswith("ValueError: ")
+        assert isinstance(caught.value, engine.mod.InterpreterError)
+        assert interp.call(abs, -3) == 3  # a failed call leaves the interpreter usable
+    finally:
+        interp.close()
+
+
+def test_queue_passed_by_call(engine: SimpleNamespace) -> None:
+    interp = engine.create()
+    q = engine.mod.create_queue()
+    try:
+        # A queue crosses as an argument and is the same queue on the other side.
+        interp.call(_put_twice, q, "item")
+        assert (q.get(timeout=30), q.get(timeout=30)) == ("item", "item")
+    finally:
+        interp.close()
+
+
+def _put_twice(q: Any, item: object) -> None:
+    q.put(item)
+    q.put(item)
+
+
+def test_queue_full_in_interpreter(engine: SimpleNamespace) -> None:
+    interp = engine.create()
+    q = engine.mod.create_queue(1)
+    try:
+        interp.prepare_main(q=q)
+        interp.exec("q.put_nowait(1)")
+        assert q.full()
+        with pytest.raises(engine.mod.ExecutionFailed) as caught:
+            interp.exec("q.put_nowait(2)")
+        assert caught.value.excinfo.type.__name__ == "QueueFull"
+        interp.exec(
+            "import queue\ntry:\n    q.put(2, timeout=0.01)\nexcept queue.Full:\n    full = True\n"
+        )
+        assert q.get_nowait() == 1
+        assert q.empty()
+    finally:
+        interp.close()
+
+
+@pytest.mark.parametrize("marker", ["UNBOUND", "UNBOUND_ERROR", "UNBOUND_REMOVE"])
+def test_unbounditems(engine: SimpleNamespace, marker: str) -> None:
+    _xfail_process_items_on_native_queues(engine)
+    queues = _queues_module(engine)
+    unbound = getattr(queues, marker)
+    q = engine.mod.create_queue(unbounditems=unbound)
+    assert q.unbounditems is unbound
+    interp = engine.create()
+    interp.prepare_main(q=q)
+    interp.exec("q.put('from the interpreter')")
+    q.put("from main")
+    interp.close()  # its item is now unbound; main's stays
+    if marker == "UNBOUND_REMOVE":
+        assert q.qsize() == 1
+    elif marker == "UNBOUND":
+        assert q.get(timeout=30) is queues.UNBOUND
+    else:
+        with pytest.raises(queues.ItemInterpreterDestroyed):
+            q.get(timeout=30)
+    assert q.get(timeout=30) == "from main"
+    assert q.empty()
+
+
+def test_put_unbounditems_argument(engine: SimpleNamespace) -> None:
+    _xfail_process_items_on_native_queues(engine)
+    queues = _queues_module(engine)
+    q = engine.mod.create_queue()  # default UNBOUND ...
+    interp = engine.create()
+    interp.prepare_main(q=q, queues=queues.__name__)
+    # ... overridden for this item (the markers are not shareable: each side imports them)
+    interp.exec(
+        f"from {queues.__name__} import UNBOUND_REMOVE\nq.put(1, unbounditems=UNBOUND_REMOVE)"
+    )
+    interp.close()
+    assert q.empty()
+    with pytest.raises(NotImplementedError):
+        engine.mod.create_queue(unbounditems="bogus")
+
+
+def test_current_main_whence_inside(engine: SimpleNamespace) -> None:
+    interp = engine.create()
+    q = engine.mod.create_queue()
+    try:
+        interp.prepare_main(q=q, mod=engine.mod.__name__)
+        interp.exec(
+            "import importlib\n"
+            "m = importlib.import_module(mod)\n"
+            "cur, main = m.get_current(), m.get_main()\n"
+            "q.put((cur.id, cur.whence, main.id, main.whence, cur.is_running()))\n"
+        )
+        assert q.get(timeout=30) == (interp.id, "_interpreters module", 0, "runtime init", True)
+        main = engine.mod.get_main()
+        assert engine.mod.get_current() is main
+        assert engine.mod.list_all()[0] is main
+        assert engine.mod.Interpreter(interp.id) is interp
+        with pytest.raises(engine.mod.InterpreterError):
+            main.close()  # the current interpreter cannot be closed
+    finally:
+        interp.close()
+    with pytest.raises(engine.mod.InterpreterNotFoundError):
+        engine.mod.Interpreter(interp.id)
+
+
+def test_isolated_modules(engine: SimpleNamespace) -> None:
+    a, b = engine.create(), engine.create()
+    try:
+        a.exec("import json; json.marker = 'a'")
+        b.exec("import json; assert not hasattr(json, 'marker')")
+        a.exec("import json; assert json.marker == 'a'")
+        assert not hasattr(json, "marker")  # the main interpreter's own copy
+    finally:
+        a.close()
+        b.close()

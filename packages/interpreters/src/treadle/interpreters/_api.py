@@ -36,6 +36,10 @@ _lock = _threading.Lock()
 _next_process_id = (1 << 20) if _native.AVAILABLE else 1
 _known: weakref.WeakValueDictionary[int, Interpreter] = weakref.WeakValueDictionary()
 _main_id = 0
+# Run in a sub-interpreter before a treadle Queue crosses into it: the runtime rebuilds a
+# queue from the Queue type that interpreter registered (else the stdlib's). No name is
+# left in its __main__.
+_LOAD_TREADLE = "__import__('treadle.interpreters._queues', fromlist=['_']).register_native_types()"
 
 
 def default_backend() -> str:
@@ -132,6 +136,7 @@ class Interpreter:
     _ownsref: bool
     _handle: ProcessInterpreter | None
     _treadle_loaded: bool
+    _ours: bool
 
     def __new__(
         cls, id: int, /, _whence: int | None = None, _ownsref: bool | None = None
@@ -140,12 +145,13 @@ class Interpreter:
         if not isinstance(id, int) or isinstance(id, bool):
             raise TypeError(f"id must be an int, got {id!r}")
         iid = int(id)
-        self = _known.get(iid)
-        if self is not None:
-            return self
+        # Whether the interpreter still exists is checked before the cache, as 3.14 does:
+        # the object of a closed interpreter gives InterpreterNotFoundError too.
         handle = _processes.get(iid)
+        ours = False  # the interpreter is this child process, or its parent
         if _role.child_id is not None and iid in (_role.child_id, _main_id):
             whence = _native.WHENCE_STDLIB if iid == _role.child_id else 1
+            ours = True
         elif handle is not None:
             if handle.closed:
                 raise InterpreterNotFoundError(f"unrecognized interpreter ID {iid}")
@@ -156,13 +162,17 @@ class Interpreter:
             whence = 1
         else:
             raise InterpreterNotFoundError(f"unrecognized interpreter ID {iid}")
+        self = _known.get(iid)
+        if self is not None:
+            return self
         owns = bool(_ownsref) if _ownsref is not None else whence == _native.WHENCE_STDLIB
         self = super().__new__(cls)
         self._id = iid
         self._whence = whence
         self._handle = handle
-        self._ownsref = owns and handle is None and _native.AVAILABLE
+        self._ownsref = owns and handle is None and not ours and _native.AVAILABLE
         self._treadle_loaded = False
+        self._ours = ours
         if self._ownsref:
             _native.interp.incref(iid)
         _known[iid] = self
@@ -199,12 +209,14 @@ class Interpreter:
         """Return True while code runs in the interpreter."""
         if self._handle is not None:
             return self._handle.is_running()
+        if self._ours:  # in a child: itself (running this), or its parent (waiting on it)
+            return True
         if _native.AVAILABLE:
             return _native.interp.is_running(self._id)
         return self._id == get_current().id
 
     def _owned(self, action: str) -> None:
-        if self._handle is None and not _native.AVAILABLE:
+        if self._ours or (self._handle is None and not _native.AVAILABLE):
             raise InterpreterError(f"cannot {action} in unrecognized interpreter {self._id}")
 
     def close(self) -> None:
@@ -242,7 +254,7 @@ class Interpreter:
         # A treadle Queue that arrives in a sub-interpreter is rebuilt from the types that
         # interpreter registered: make sure they are treadle's.
         if not self._treadle_loaded:
-            info = _native.interp.exec(self._id, "import treadle.interpreters._queues")
+            info = _native.interp.exec(self._id, _LOAD_TREADLE)
             if info is not None:
                 raise ExecutionFailed(info)
             self._treadle_loaded = True

@@ -143,12 +143,18 @@ def _call_payload(
     name in the other interpreter's fresh ``__main__``: 3.14 sends its code, and so does
     this (no closure allowed, as there).
     """
-    if not (isinstance(func, types.FunctionType) and func.__module__ == "__main__"):
+    from ._shareable import is_stateless  # noqa: PLC0415 - _shareable imports this module
+
+    # A stateless function goes as its code, as 3.14 sends it (its module need not be
+    # importable there); others by reference, and __main__'s as code again.
+    if not is_stateless(func) and not (
+        isinstance(func, types.FunctionType) and func.__module__ == "__main__"
+    ):
         try:
             return pickle.dumps(("call", func, args, kwargs), pickle.HIGHEST_PROTOCOL)
         except Exception:  # not picklable by reference: try its code below
             pass
-    from ._errors import NotShareableError  # noqa: PLC0415 - _errors imports this module
+    from ._errors import NotShareableError  # noqa: PLC0415 - same
 
     if not isinstance(func, types.FunctionType) or func.__closure__:
         raise NotShareableError(f"{func!r} does not support cross-interpreter data")

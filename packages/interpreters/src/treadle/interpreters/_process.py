@@ -26,6 +26,7 @@ from treadle import threading as _threading
 
 from . import _queues, _wire
 from ._errors import InterpreterError, InterpreterNotFoundError, NotShareableError, make_excinfo
+from ._shareable import is_stateless
 
 __all__ = ["ProcessInterpreter"]
 
@@ -168,7 +169,11 @@ class ProcessInterpreter:
     def call(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[object, Any]:
         """Call *func* in the child; ``(result, excinfo or None)``."""
         message: tuple[Any, ...] | None = None
-        if not (isinstance(func, types.FunctionType) and func.__module__ == "__main__"):
+        # A stateless function goes as its code, as 3.14 sends it: its module need not be
+        # importable in the child. Others by reference, and __main__'s as code again.
+        if not is_stateless(func) and not (
+            isinstance(func, types.FunctionType) and func.__module__ == "__main__"
+        ):
             try:
                 message = ("call", pickle.dumps((func, args, kwargs), pickle.HIGHEST_PROTOCOL))
             except Exception:
