@@ -30,6 +30,10 @@ def init_read(_: object = None) -> object:
     return _state.get("init")
 
 
+def put_pid(queue: Any) -> None:
+    queue.put(os.getpid())
+
+
 def init_fail() -> None:
     raise RuntimeError("initializer refuses")
 

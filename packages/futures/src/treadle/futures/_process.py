@@ -71,20 +71,20 @@ class _KillableFuture(Future[_T]):
 
 
 def _resolve_context(mp_context: object, max_tasks: int | None) -> Any:
-    """Return the treadle context for *mp_context* (None, treadle's or a stdlib one)."""
-    from treadle import multiprocessing as mp  # noqa: PLC0415 - imported on first use
-
+    """Return the context the workers come from: *mp_context*, or treadle's default."""
     if mp_context is None:
+        from treadle import multiprocessing as mp  # noqa: PLC0415 - imported on first use
+
         return mp.get_context("spawn" if max_tasks is not None else None)
     method = getattr(mp_context, "get_start_method", None)
     if method is None or not callable(getattr(mp_context, "Process", None)):
         raise TypeError(
             f"mp_context must be a multiprocessing context, not {type(mp_context).__name__}"
         )
-    if type(mp_context).__module__.startswith("treadle."):
-        return mp_context
-    # A stdlib context: its start method, with treadle's machinery (children run treadle).
-    return mp.get_context(method(allow_none=False))
+    # A treadle context, or a stdlib one used as it is: the workers are then the stdlib's
+    # processes, so what the program made with that context (locks, queues, managers)
+    # reaches them (in initargs, through inheritance) as it would with the stdlib's pool.
+    return mp_context
 
 
 def _check_positive(value: object, name: str, *, integer: bool) -> Any:
@@ -104,8 +104,8 @@ class ProcessPoolExecutor(_base.Executor):
     ``ProcessPoolExecutor(max_workers=None, mp_context=None, initializer=None,
     initargs=(), *, max_tasks_per_child=None)`` as in 3.14: the default size is the
     number of CPUs this process may use; *mp_context* is a treadle or stdlib
-    ``multiprocessing`` context (a stdlib one's start method is used, with treadle's
-    machinery); a failing *initializer*, or a worker that dies, breaks the pool
+    ``multiprocessing`` context, whose processes the workers are (treadle's by default:
+    ``spawn`` with *max_tasks_per_child*, else the default method); a failing *initializer*, or a worker that dies, breaks the pool
     (:exc:`BrokenProcessPool`, the cause chained); *max_tasks_per_child* replaces a
     worker after that many tasks (not with the ``fork`` method).
 
