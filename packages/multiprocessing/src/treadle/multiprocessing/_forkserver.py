@@ -38,7 +38,7 @@ import struct
 import sys
 from collections.abc import Iterable, Sequence
 
-from . import _native, _services, _tracker
+from . import _auth, _native, _services, _spawn, _tracker
 from ._errors import AuthenticationError
 
 # The server imports this module too, and every child it forks copies what the server
@@ -79,9 +79,7 @@ class _Framed:
     def recv_bytes(self, maxlength: int | None = None) -> bytes:
         (size,) = struct.unpack("!i", _read_exactly(self._fd, 4))
         if size < 0 or (maxlength is not None and size > maxlength):
-            from ._auth import OversizeMessage  # noqa: PLC0415 - failure path only
-
-            raise OversizeMessage("bad message length")
+            raise _auth.OversizeMessage("bad message length")
         return bytes(_read_exactly(self._fd, size))
 
 
@@ -298,8 +296,6 @@ def _prove_and_check(channel: _Framed, key: bytes) -> None:
     verdict with nothing to wait for: the server's welcome and its answer come back
     together.
     """
-    from . import _auth  # noqa: PLC0415
-
     challenge = channel.recv_bytes(_auth.MAX_MESSAGE)
     if not challenge.startswith(_auth.CHALLENGE):
         raise AuthenticationError("protocol error: the forkserver sent no challenge")
@@ -318,8 +314,6 @@ def _prove_and_check(channel: _Framed, key: bytes) -> None:
 
 def _main_preparation() -> tuple[dict[str, Any], list[str]]:
     """Return what the server needs to import our main script as ``__mp_main__``."""
-    from . import _spawn  # noqa: PLC0415
-
     data = _spawn.get_preparation_data("ignore")
     keywords: dict[str, Any] = {"sys_path": data["sys_path"]}
     # A script only, as 3.14 does: a ``python -m`` main module is not preloaded.
@@ -350,9 +344,9 @@ def _preload(modules: Sequence[str], sys_path: list[str] | None, main_path: str 
 
 def _import_main(main_path: str) -> None:
     """Import the client's main script as ``__mp_main__``, as a spawn child would."""
-    from . import _process, _spawn  # noqa: PLC0415
+    from ._process import current_process  # noqa: PLC0415 - once, in the server
 
-    me: Any = _process.current_process()
+    me: Any = current_process()
     me._inheriting = True
     try:
         _spawn.import_main_path(main_path)
@@ -423,11 +417,9 @@ class _Server:
             conn.setblocking(True)  # the bound on a stalled client is SO_RCVTIMEO's
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _IO_TIMEOUT)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _IO_TIMEOUT)
-            from ._auth import answer_challenge, deliver_challenge  # noqa: PLC0415
-
             channel = _Framed(conn.fileno())
-            deliver_challenge(channel, self.key)
-            answer_challenge(channel, self.key)
+            _auth.deliver_challenge(channel, self.key)
+            _auth.answer_challenge(channel, self.key)
             header, received, _flags, _ = socket.recv_fds(conn, 4096, MAXFDS_TO_SEND)
             targets = _parse_request(header, len(received))
         except (OSError, EOFError, ValueError, AuthenticationError, struct.error):
@@ -486,9 +478,7 @@ class _Server:
         # The payload pipe's write end stays open in the parent while it lives: a
         # duplicate of the read end is the child's sentinel of its parent.
         parent_sentinel = os.dup(payload_r)
-        from ._spawn import run_child  # noqa: PLC0415
-
-        return run_child(payload_r, parent_sentinel, tracker_fd=tracker_fd)
+        return _spawn.run_child(payload_r, parent_sentinel, tracker_fd=tracker_fd)
 
 
 def _flush_std_streams() -> None:
@@ -573,7 +563,7 @@ def main(
     # once per child, where it cost a third of a start.
     import pickle  # noqa: F401,PLC0415
 
-    from . import _context, _spawn  # noqa: F401,PLC0415
+    from . import _context  # noqa: F401,PLC0415
 
     _preload(preload, sys_path, main_path)
     # What is loaded now is shared by every child: moved out of the collector's sight,
@@ -607,8 +597,10 @@ def _after_fork_in_child() -> None:
     # The server belongs to the parent: a fork child lets go of it (without removing its
     # socket) and starts its own on demand.
     server = _forkserver
-    server._lock = _thread.allocate_lock()
     alive = server._forkserver_alive_fd
+    if alive is None and server._forkserver_pid is None and not server._lock.locked():
+        return  # nothing to let go of (in a forkserver's child, always): a page not copied
+    server._lock = _thread.allocate_lock()
     server._forkserver_alive_fd = server._forkserver_pid = None
     server._forkserver_address = server._forkserver_authkey = None
     _services.withdraw(server)

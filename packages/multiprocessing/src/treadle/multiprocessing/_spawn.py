@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import sys
 
+from . import _context, _util
 from . import _process as process
-from . import _util
 
 # Annotations only: importing typing would cost every spawned child several ms.
 TYPE_CHECKING = False
@@ -132,8 +132,6 @@ def _check_not_importing_main() -> None:
 def get_preparation_data(name: str) -> dict[str, Any]:
     """Return what a new child needs to know of this process before it unpickles."""
     _check_not_importing_main()
-    from ._context import _default_context
-
     me = process.current_process()
     path = list(sys.path)
     if "" in path and process.ORIGINAL_DIR is not None:
@@ -147,7 +145,7 @@ def get_preparation_data(name: str) -> dict[str, Any]:
         "orig_dir": process.ORIGINAL_DIR,
         "dir": os.getcwd(),
         # allow_none: preparing a child must not fix the default start method (3.14.3).
-        "start_method": _default_context.get_start_method(allow_none=True),
+        "start_method": _context._default_context.get_start_method(allow_none=True),
     }
     if _util._logger is not None:
         data["log_level"] = _util._logger.getEffectiveLevel()
@@ -271,9 +269,7 @@ def _set_original_dir(path: str | None) -> None:
 
 def _set_start_method(method: str | None) -> None:
     if method is not None:
-        from ._context import _force_start_method
-
-        _force_start_method(method)
+        _context._force_start_method(method)
 
 
 _PREPARE_STEPS: tuple[tuple[str, Any], ...] = (
