@@ -346,9 +346,16 @@ class ProcessPoolExecutor(_base.Executor):
         pool = self._pool
         with pool.lock:
             pool.shutdown = True
-            taken = self._cancel_pending() if cancel_futures else 0
-            pool.wake()
             thread = pool.thread
+            taken = 0
+            if cancel_futures:
+                if thread is None:
+                    taken = pool.cancel_pending()
+                else:
+                    # The dispatcher cancels, once it handed the calls it can to the
+                    # workers (as the stdlib's pool runs what reached its call queue).
+                    pool.cancel_asked = True
+            pool.wake()
         if pool.slots is not None:
             pool.slots.release(taken + 1)
         if not wait or thread is None or thread is _threading.current_thread():
@@ -366,25 +373,12 @@ class ProcessPoolExecutor(_base.Executor):
             thread.join()
             raise
 
-    def _cancel_pending(self) -> int:
-        # Called with the pool's lock held: cancel every task not sent to a worker.
-        pool = self._pool
-        tasks = list(pool.pending)
-        pool.pending.clear()
-        for task in tasks:
-            if task.started:  # given back by a worker that left: it cannot be cancelled
-                pool.pending.append(task)
-                continue
-            task.future.cancel()
-            task.future.set_running_or_notify_cancel()
-        return len(tasks)
-
     def _interrupt(self) -> None:
         """Ctrl-C: cancel the pending work, SIGINT the running tasks, kill them later."""
         pool = self._pool
         with pool.lock:
             pool.shutdown = True
-            taken = self._cancel_pending()
+            taken = pool.cancel_pending()
             grace = pool.options.shutdown_timeout
             pool.interrupt_at = _monotonic() + (grace if grace is not None else 1.0)
             pool.wake()

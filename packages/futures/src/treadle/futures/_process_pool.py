@@ -206,7 +206,17 @@ class _Task:
 class _Worker:
     """A worker process as the dispatcher sees it."""
 
-    __slots__ = ("batches", "conn", "inflight", "leaving", "pid", "process", "ready", "since")
+    __slots__ = (
+        "batches",
+        "conn",
+        "inflight",
+        "leaving",
+        "pid",
+        "process",
+        "ready",
+        "refused",
+        "since",
+    )
 
     def __init__(self, process: Any, conn: Any) -> None:
         self.process = process
@@ -217,6 +227,8 @@ class _Worker:
         self.ready = False  # its initializer ran
         self.leaving = False  # told to leave, or leaving by itself
         self.since = 0.0  # when its current task was sent (one-at-a-time mode)
+        # A batch did not fit beside what it holds: send nothing until it next answers.
+        self.refused = False
 
 
 def _stdlib_authkey(ctx: Any) -> bytes | None:
@@ -273,6 +285,7 @@ class _Pool:
         self.broken: str | None = None
         self.interrupt_at: float | None = None  # a Ctrl-C: kill the running work then
         self.kill_now = False
+        self.cancel_asked = False  # shutdown(cancel_futures=True), for the dispatcher
         # Why no worker may be started any more (None: they may): the executor was
         # garbage collected, or terminate_workers()/kill_workers() is under way.
         self.no_replacement: str | None = None
@@ -304,6 +317,21 @@ class _Pool:
             self.wake()
         if self.slots is not None:
             self.slots.release()
+
+    def cancel_pending(self) -> int:
+        """Cancel every task not sent to a worker; return how many left the queue.
+
+        Call with ``lock`` held; the caller releases that many ``slots``.
+        """
+        tasks = list(self.pending)
+        self.pending.clear()
+        for task in tasks:
+            if task.started:  # given back by a worker that left: it cannot be cancelled
+                self.pending.append(task)
+                continue
+            task.future.cancel()
+            task.future.set_running_or_notify_cancel()
+        return len(tasks)
 
     def cancel_running(self, future: Future[Any]) -> None:
         """Ask the dispatcher to stop the worker running *future* (cancel_running)."""
@@ -359,11 +387,9 @@ class _Pool:
         return total < self.options.max_workers and len(self.pending) > self.available
 
     def _count_available(self) -> None:
-        # Workers that will take a task without waiting: idle, or still starting.
+        # Workers that will take a task without waiting: idle, or starting with none.
         self.available = len(self.adopted) + sum(
-            1
-            for worker in self.workers.values()
-            if not worker.leaving and not (worker.ready and worker.inflight)
+            1 for worker in self.workers.values() if not worker.leaving and not worker.inflight
         )
 
     def run(self) -> None:
@@ -438,6 +464,12 @@ class _Pool:
         self._adopt()
         self._handle_cancels()
         self._dispatch()
+        if self.cancel_asked:
+            with self.lock:
+                self.cancel_asked = False
+                taken = self.cancel_pending()
+            if self.slots is not None and taken:
+                self.slots.release(taken)
         now = _monotonic()
         sleep: float | None = self._handle_deadlines(now)
         with self.lock:
@@ -506,9 +538,14 @@ class _Pool:
 
     def _room(self, worker: _Worker, size: int) -> bool:
         """Whether a batch of *size* bytes can be written to *worker* now."""
-        if not worker.ready or worker.leaving:
+        if worker.leaving or worker.refused:
             return False
         batches = worker.batches
+        if not worker.ready:
+            # A starting worker reads nothing before its initializer ran: one batch
+            # that fits the pipe's buffer may wait there (so the first tasks start as
+            # soon as it is ready, and count as running, as the stdlib's queued ones).
+            return not self.options.one_at_a_time and not batches and size <= _SMALL_BATCH
         if not batches:
             return True
         if self.options.one_at_a_time or len(batches) > 1:
@@ -539,7 +576,7 @@ class _Pool:
             # Spread a quarter of the queue over the pool (two batches per worker keep
             # the workers busy while outcomes travel back); the rest stays cancellable.
             size = 1
-            if not options.one_at_a_time:
+            if not options.one_at_a_time and not self.cancel_asked:
                 size = min(_MAX_BATCH, max(1, -(-count // (4 * options.max_workers))))
             for worker in idle:
                 batch = self._take(size)
@@ -591,6 +628,7 @@ class _Pool:
         message = _dumps([(task.id, task.payload) for task in batch], _PROTOCOL)
         if not self._room(worker, len(message)):
             # Too big to go beside the outstanding batch: back to the front of the queue.
+            worker.refused = True
             with self.lock:
                 self.pending.extendleft(reversed(batch))
             return False
@@ -612,6 +650,7 @@ class _Pool:
             except (EOFError, OSError):
                 return  # it ended: the sentinel tells the rest
             outcomes, status = _loads(message)
+            worker.refused = False  # what it holds changed: a batch may fit again
             answered = []
             for task_id, how, payload in outcomes:
                 task = worker.inflight.popleft()
