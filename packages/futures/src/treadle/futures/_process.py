@@ -70,6 +70,33 @@ class _KillableFuture(Future[_T]):
         return True
 
 
+class _CallQueue:
+    """What programs written for the stdlib's pool read as ``executor._call_queue``.
+
+    The stdlib's pool hands calls to its workers through a multiprocessing queue, whose
+    ``join_thread()`` waits for the thread feeding it. Treadle's dispatcher thread does
+    that feeding (and tells the workers to leave), so joining the queue joins it. It
+    holds no reference to the executor.
+    """
+
+    __slots__ = ("_thread",)
+
+    def __init__(self, thread: _threading.Thread | None) -> None:
+        self._thread = thread
+
+    def join_thread(self) -> None:
+        """Wait until the dispatcher has handed out every call and stopped."""
+        thread = self._thread
+        if thread is not None and thread is not _threading.current_thread():
+            thread.join()
+
+    def cancel_join_thread(self) -> None:
+        """Accepted for compatibility: there is nothing to wait for at exit."""
+
+    def close(self) -> None:
+        """Accepted for compatibility: the pool closes its channels when it stops."""
+
+
 def _resolve_context(mp_context: object, max_tasks: int | None) -> Any:
     """Return the context the workers come from: *mp_context*, or treadle's default."""
     if mp_context is None:
@@ -218,6 +245,10 @@ class ProcessPoolExecutor(_base.Executor):
         return {worker.pid: worker.process for worker in workers}
 
     @property
+    def _call_queue(self) -> _CallQueue:
+        return _CallQueue(self._pool.thread)
+
+    @property
     def _shutdown_lock(self) -> Any:
         return self._pool.lock
 
@@ -295,12 +326,8 @@ class ProcessPoolExecutor(_base.Executor):
                 if pool.shutdown:
                     raise RuntimeError("cannot schedule new futures after shutdown")
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
-            if not isinstance(payload, bytes):
-                if slots is not None:
-                    slots.release()
-                future.set_running_or_notify_cancel()
-                future.set_exception(payload)
-                return future
+            # A call that did not pickle is queued all the same (the pool starts as for
+            # any call, as the stdlib's does); the dispatcher fails it in its turn.
             if isinstance(future, _KillableFuture):
                 future._on_cancel_running = pool.cancel_running
             pool.pending.append(_Task(pool.next_id(), future, payload))

@@ -192,11 +192,15 @@ class _ThreadWakeup:
 
 
 class _Task:
-    """One submitted call: its future and the pickle of ``(fn, args, kwargs)``."""
+    """One submitted call: its future and the pickle of ``(fn, args, kwargs)``.
+
+    *payload* is the error instead when the call did not pickle: the task fails with
+    it when its turn comes.
+    """
 
     __slots__ = ("future", "id", "payload", "started")
 
-    def __init__(self, task_id: int, future: Future[Any], payload: bytes) -> None:
+    def __init__(self, task_id: int, future: Future[Any], payload: bytes | BaseException) -> None:
         self.id = task_id
         self.future = future
         self.payload = payload
@@ -293,7 +297,7 @@ class _Pool:
         self.closed = False
         self.thread: _threading.Thread | None = None
         self.adopted: list[_Worker] = []  # started by submit, not yet in ``workers``
-        self.available = 0  # workers idle or starting, as last counted by the dispatcher
+        self.available = 0  # workers idle, as last counted by the dispatcher
         self.owner: Any = None  # a weakref to the executor, calling abandon()
         self.wakeup: _ThreadWakeup | None = None  # made with the dispatcher
         self.oom_seen = _oom_kills()
@@ -373,23 +377,26 @@ class _Pool:
         worker = _Worker(process, parent_end)
         if adopt:
             self.adopted.append(worker)
-            self.available += 1
         else:
             self.workers[process.pid] = worker
 
     def wants_worker(self) -> bool:
         """Whether ``submit`` should start a worker now (call with ``lock`` held).
 
-        As the stdlib's pool does: when the tasks waiting outnumber the workers idle or
-        starting, and the pool is not full. The dispatcher keeps ``available`` current.
+        As the stdlib's pool does: when the tasks waiting outnumber the workers idle,
+        and the pool is not full. The dispatcher keeps ``available`` current.
         """
         total = len(self.workers) + len(self.adopted)
         return total < self.options.max_workers and len(self.pending) > self.available
 
     def _count_available(self) -> None:
-        # Workers that will take a task without waiting: idle, or starting with none.
-        self.available = len(self.adopted) + sum(
-            1 for worker in self.workers.values() if not worker.leaving and not worker.inflight
+        # Workers idle now (ready, with nothing to run). As in the stdlib's pool, a
+        # worker still starting does not count: a call submitted meanwhile starts
+        # another worker while the pool is not full, so a burst spreads over the pool.
+        self.available = sum(
+            1
+            for worker in self.workers.values()
+            if worker.ready and not worker.leaving and not worker.inflight
         )
 
     def run(self) -> None:
@@ -610,6 +617,7 @@ class _Pool:
     def _take(self, size: int) -> list[_Task]:
         """Take up to *size* pending tasks that still want to run."""
         batch: list[_Task] = []
+        unpickled: list[_Task] = []
         taken = 0
         with self.lock:
             pending = self.pending
@@ -618,9 +626,12 @@ class _Pool:
                 taken += 1
                 if task.started or task.future.set_running_or_notify_cancel():
                     task.started = True
-                    batch.append(task)
+                    (batch if isinstance(task.payload, bytes) else unpickled).append(task)
         if self.slots is not None and taken:
             self.slots.release(taken)
+        for task in unpickled:
+            assert isinstance(task.payload, BaseException)
+            self._settle(task, task.payload)
         return batch
 
     def _send(self, worker: _Worker, batch: list[_Task]) -> bool:
@@ -717,6 +728,9 @@ class _Pool:
         if kind == "ready":
             worker.ready = True
         elif kind == "init":
+            # Break once it has exited, as the stdlib's pool (which sees the death):
+            # what it flushes at exit (its logging into a queue) is out by then.
+            worker.process.join(_LEAVE_SECONDS)
             self._break(_INIT_FAILED, _RemoteTraceback(f"\n'''\n{detail}'''"))
         elif kind == "exit":
             # Every task not answered goes back: those of its batch it did not start
