@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures as std_futures
 import importlib.util
 import logging
+import multiprocessing as std_mp
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from treadle import contextvars, futures
+from treadle import multiprocessing as mp
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -52,6 +54,9 @@ class Kit:
     make: Callable[..., Any]  # (request, **opt-ins) -> executor
     event: Callable[[], Any]
     slots: int  # how many calls run at once: that many blockers saturate it
+    # How many calls beyond ``slots`` the executor may already have marked running (handed
+    # to a worker's queue) while the slots are busy: those can no longer be cancelled.
+    prefetch: int = 0
     treadle_opt_ins: bool = True
     needs: str | None = None  # an importable module this kit needs
     extra: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +69,27 @@ def _threads(module: Any) -> Callable[..., Any]:
     return make
 
 
+def _processes(module: Any, mp: Any) -> Callable[..., Any]:
+    # forkserver on every Python: fork from a test process with threads is deprecated on
+    # 3.12+, and spawn costs each test a few hundred milliseconds more.
+    def make(request: pytest.FixtureRequest, **kwargs: Any) -> Any:
+        return module.ProcessPoolExecutor(1, mp_context=mp.get_context("forkserver"), **kwargs)
+
+    return make
+
+
+# One manager per multiprocessing package, started by the ``managers`` fixture before any
+# test's leak check: its Events reach a pool's workers as arguments of the calls.
+_MANAGERS: dict[str, Any] = {}
+
+
+def _manager_event(side: str) -> Callable[[], Any]:
+    def event() -> Any:
+        return _MANAGERS[side].Event()
+
+    return event
+
+
 def _cluster_executor(request: pytest.FixtureRequest, **kwargs: Any) -> Any:
     from treadle.futures.distributed import DistributedExecutor
 
@@ -73,6 +99,15 @@ def _cluster_executor(request: pytest.FixtureRequest, **kwargs: Any) -> Any:
 KITS = [
     Kit("stdlib-threads", _threads(std_futures), ThreadEvent, 1, treadle_opt_ins=False),
     Kit("treadle-threads", _threads(futures), ThreadEvent, 1),
+    Kit(
+        "stdlib-processes",
+        _processes(std_futures, std_mp),
+        _manager_event("stdlib"),
+        1,
+        treadle_opt_ins=False,
+        prefetch=2,
+    ),
+    Kit("treadle-processes", _processes(futures, mp), _manager_event("treadle"), 1, prefetch=1),
     Kit("treadle-cluster", _cluster_executor, ClusterEvent, 2, needs="distributed"),
 ]
 
@@ -80,13 +115,42 @@ KITS = [
 DIFFERENCES: dict[tuple[str, str], str] = {
     ("stdlib-threads", "test_propagate_context"): "the stdlib has no propagate_context opt-in",
     ("stdlib-threads", "test_max_pending"): "the stdlib has no max_pending opt-in",
+    ("stdlib-processes", "test_propagate_context"): "the stdlib has no propagate_context opt-in",
+    ("stdlib-processes", "test_max_pending"): "the stdlib has no max_pending opt-in",
+    ("stdlib-processes", "test_shutdown_cancel_futures"): (
+        "the stdlib's process pool cancels the queued calls from its manager thread, after "
+        "shutdown(wait=False, cancel_futures=True) has returned"
+    ),
+    ("treadle-processes", "test_shutdown_cancel_futures"): (
+        "as the stdlib's: the dispatcher hands the workers what they can take, then cancels "
+        "the rest, after shutdown(wait=False, cancel_futures=True) has returned"
+    ),
+    ("treadle-processes", "test_propagate_context"): (
+        "the process pool does not carry context variables to its workers (no "
+        "propagate_context opt-in there yet)"
+    ),
     ("treadle-cluster", "test_running_future_reports_running"): (
         "a cluster's client hears of a call only when it ends: running() is True only "
         "after cancel() asked the scheduler"
     ),
 }
 if sys.version_info < (3, 14):
-    DIFFERENCES["stdlib-threads", "test_map_buffersize"] = "map(buffersize=) is new in 3.14"
+    for _pool in ("stdlib-threads", "stdlib-processes"):
+        DIFFERENCES[_pool, "test_map_buffersize"] = "map(buffersize=) is new in 3.14"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def managers() -> Iterator[None]:
+    """The process kits' managers (see ``_MANAGERS``), for the whole module."""
+    with (
+        std_mp.get_context("forkserver").Manager() as std,
+        mp.get_context("forkserver").Manager() as ours,
+    ):
+        _MANAGERS.update(stdlib=std, treadle=ours)
+        try:
+            yield
+        finally:
+            _MANAGERS.clear()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -216,12 +280,14 @@ def test_asyncio(executor: Any) -> None:
 
 def test_cancel_pending_not_running(kit: Kit, executor: Any) -> None:
     calls, release = _saturate(kit, executor)
+    handed = [executor.submit(add, 1, 1) for _ in range(kit.prefetch)]
     queued = executor.submit(add, 1, 1)
     assert queued.cancel()
     assert queued.cancelled()
     assert not calls[0].cancel()
     release.set()
     assert [c.result(60) for c in calls] == ["released"] * kit.slots
+    assert [h.result(60) for h in handed] == [2] * kit.prefetch
     with pytest.raises(std_futures.CancelledError):
         queued.result(0)
 
@@ -238,6 +304,7 @@ def test_running_future_reports_running(kit: Kit, executor: Any) -> None:
 def test_shutdown_cancel_futures(kit: Kit, request: pytest.FixtureRequest) -> None:
     executor = kit.make(request)
     calls, release = _saturate(kit, executor)
+    handed = [executor.submit(add, 1, 1) for _ in range(kit.prefetch)]
     queued = [executor.submit(add, i, i) for i in range(3)]
     executor.shutdown(wait=False, cancel_futures=True)
     assert all(f.cancelled() for f in queued)
@@ -246,6 +313,7 @@ def test_shutdown_cancel_futures(kit: Kit, request: pytest.FixtureRequest) -> No
     release.set()
     executor.shutdown(wait=True)
     assert [c.result(0) for c in calls] == ["released"] * kit.slots
+    assert all(h.cancelled() or h.result(0) == 2 for h in handed)
 
 
 def test_context_manager_shuts_down(kit: Kit, request: pytest.FixtureRequest) -> None:
@@ -271,14 +339,14 @@ def test_propagate_context(kit: Kit, request: pytest.FixtureRequest) -> None:
 
 def test_max_pending(kit: Kit, request: pytest.FixtureRequest) -> None:
     with kit.make(request, max_pending=kit.slots, submit_timeout=0.05) as executor:
-        release = kit.event()
-        # A thread pool counts the calls not started, a cluster those not finished: a
-        # bound of `slots` is full either way once 2 * slots calls are blocked or queued.
-        calls: list[Any] = []
+        calls, release = _saturate(kit, executor)
+        # A thread pool counts the calls not started, a cluster those not finished: with
+        # every slot busy, a bound of `slots` is full either way once `slots` more calls
+        # wait (and those an executor hands on early: `prefetch`).
 
         def fill() -> None:
-            for _ in range(2 * kit.slots + 1):
-                calls.append(executor.submit(block, kit.event(), release))
+            for _ in range(kit.slots + kit.prefetch + 1):
+                calls.append(executor.submit(add, 1, 1))
 
         with pytest.raises(TimeoutError, match="submit_timeout"):
             fill()
