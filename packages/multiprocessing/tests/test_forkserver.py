@@ -300,6 +300,34 @@ def test_preloaded_modules_and_main(tmp_path: Path) -> None:
     ], done.stderr
 
 
+def test_server_carries_no_needless_modules(tmp_path: Path) -> None:
+    # Each child is a copy of the server: what the server loads, every child copies and
+    # resets at fork. pickle is loaded once there (each child reads its payload with it).
+    script = tmp_path / "prog.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {HERE!r})
+        import _fs_targets
+        from treadle import multiprocessing
+
+        if __name__ == "__main__":
+            r, w = multiprocessing.Pipe(duplex=False)
+            names = ["pickle", "shutil", "tempfile", "treadle.threading"]
+            ctx = multiprocessing.get_context("forkserver")
+            p = ctx.Process(target=_fs_targets.report_modules, args=(w, names))
+            p.start()
+            print(sorted(k for k, v in r.recv().items() if v))
+            p.join()
+            print(p.exitcode)
+        """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.splitlines() == ["['pickle']", "0"], done.stderr
+
+
 # ---------------------------------------------------------------------------------------
 # Processes through the forkserver.
 

@@ -443,6 +443,63 @@ class TestExit:
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["child-atexit", "joined", "parent-atexit"]
 
+    def test_exit_hook_leaves_treadle_threading_unloaded(self, tmp_path: Path) -> None:
+        # The hook is registered with thread-core, which treadle.threading's own
+        # registration uses: loading treadle.threading would add its at-fork reset of the
+        # thread registry to every later fork child of a program that never uses it.
+        done = _run_script(
+            tmp_path,
+            """
+            import sys
+            import _mp_targets
+            from treadle import multiprocessing
+            if __name__ == "__main__":
+                ctx = multiprocessing.get_context("fork")
+                p = ctx.Process(target=_mp_targets.noop)
+                p.start()
+                p.join()
+                print("treadle.threading" in sys.modules, p.exitcode)
+                ctx.Process(target=_mp_targets.slow_report).start()  # joined at exit
+            """,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["False", "0", "child-done"]
+
+
+class TestForkChildForks:
+    def test_bare_fork_in_a_fork_child_drops_the_tracker(self, tmp_path: Path) -> None:
+        # The fork Popen's child keeps the resource tracker's descriptor; a bare
+        # os.fork() that child makes afterwards does not (3.14's rule), though the child
+        # never left the block that let its own fork keep it.
+        done = _run_script(
+            tmp_path,
+            """
+            import os
+            from treadle import multiprocessing
+            from treadle.multiprocessing import resource_tracker
+
+            def child(w):
+                kept = resource_tracker._resource_tracker._fd is not None
+                pid = os.fork()
+                if pid == 0:
+                    dropped = resource_tracker._resource_tracker._fd is None
+                    os.write(w, f"{kept} {dropped}".encode())
+                    os._exit(0)
+                os.waitpid(pid, 0)
+
+            if __name__ == "__main__":
+                resource_tracker.ensure_running()
+                r, w = os.pipe()
+                p = multiprocessing.get_context("fork").Process(target=child, args=(w,))
+                p.start()
+                p.join()
+                os.close(w)
+                print(os.read(r, 64).decode(), p.exitcode)
+            """,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["True", "True", "0"]
+
 
 class TestModuleFunctions:
     def test_current_and_parent_in_main(self) -> None:
