@@ -164,9 +164,12 @@ def test_close_running_raises(engine: SimpleNamespace) -> None:
             interp.close()
         with pytest.raises(engine.mod.InterpreterError):
             interp.exec("pass")
+        with pytest.raises(engine.mod.InterpreterError):
+            interp.call(abs, -1)
     finally:
         gate.put(None)
         thread.join()
+        assert interp.call(abs, -1) == 1  # usable again once the other call ended
         interp.close()
 
 

@@ -13,8 +13,8 @@ shape to the rest of the package (``call`` taking any callable with arguments an
   pickled ``(callable, args, kwargs)`` (a ``__main__`` function or lambda as its code, as
   3.14 sends those) from a private native queue of that interpreter, calls it in the
   interpreter's ``__main__``, and puts the result (shared, or pickled) on a second private
-  queue. An exception leaves the script uncaught, so ``exec`` reports it as 3.14's call
-  would (``excinfo``).
+  queue, or, if the callable raised, the exception's ``excinfo`` (made by the runtime's
+  ``capture_exception``, without the helper's frames, as 3.14's call reports it).
 * 3.13's queues take a ``fmt`` (0: shared, 1: pickled, this module's convention) and no
   "fallback": ``put`` pickles an object the runtime refuses to share and ``get`` unpickles
   it; ``-1`` (the queue's default unbound op) is resolved here.
@@ -131,6 +131,7 @@ def _reraise(exc: Exception) -> NoReturn:
 # 3.13's queue formats (this module's convention): the item as shared, or its pickle.
 _FMT_SHARED = 0
 _FMT_PICKLED = 1
+_FMT_FAILED = 2  # a call's excinfo, pickled (the private call queues only)
 _UNBOUND_DEFAULT = 3  # UNBOUND, for the private call queues (their items never go unbound)
 
 
@@ -184,7 +185,17 @@ def run_call(inbox: int, outbox: int) -> None:
     if (func is exec or func is eval) and len(args) == 1 and not kwargs:
         # Called from C, exec()/eval() run in the interpreter's __main__ (as 3.14's call).
         args = (args[0], ns)
-    result = func(*args, **kwargs)
+    try:
+        result = func(*args, **kwargs)
+    except BaseException as exc:  # every failure is reported, as exec reports it
+        # Described here, without this frame, as 3.14's call describes it (a traceback of
+        # the callable's own frames); the description crosses as a pickle.
+        if exc.__traceback__ is not None:
+            exc.__traceback__ = exc.__traceback__.tb_next
+        info = _interpreters.capture_exception(exc)
+        data = pickle.dumps(info, pickle.HIGHEST_PROTOCOL)
+        _interpqueues.put(outbox, data, _FMT_FAILED, _UNBOUND_DEFAULT)
+        return
     try:
         _interpqueues.put(outbox, result, _FMT_SHARED, _UNBOUND_DEFAULT)
     except Exception:  # not shareable: send its pickle (a PicklingError fails the call)
@@ -337,6 +348,8 @@ class _Interp:
             if info is not None:
                 return None, info
             obj, fmt, _ = _interpqueues.get(boxes.outbox)
+            if fmt == _FMT_FAILED:
+                return None, pickle.loads(obj)
             return (pickle.loads(obj) if fmt == _FMT_PICKLED else obj), None
         finally:
             boxes.drain()  # what a failed exec left behind must not reach the next call
