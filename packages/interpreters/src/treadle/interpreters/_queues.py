@@ -419,4 +419,12 @@ def carries_queue(value: object) -> bool:
     return type(value) is tuple and any(carries_queue(item) for item in value)
 
 
+# In a sub-interpreter, treadle's Queue type is registered as soon as this module loads: a
+# queue that arrives there is rebuilt from the type that interpreter registered, and the
+# runtime, finding none, imports the stdlib's module for it (or, when that name stands for
+# this module, fails with a SystemError). The main interpreter registers lazily (see
+# register_native_types).
+if _native.AVAILABLE and _native.interp.current()[0] != 0:
+    register_native_types()
+
 _ = (NotShareableError, QueueError)  # re-exported for the store's callers
