@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import queue
 
+import pytest
+
 from treadle import interpreters
 from treadle.interpreters import _native
 
@@ -44,3 +46,11 @@ def test_exception_tree() -> None:
     assert issubclass(interpreters.QueueEmpty, queue.Empty)
     assert issubclass(interpreters.QueueFull, queue.Full)
     assert issubclass(interpreters.QueueEmpty, RuntimeError)
+
+
+def test_default_backend_follows_the_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TREADLE_INTERPRETERS_BACKEND", raising=False)
+    # Native where the runtime has sub-interpreters that can load treadle (3.14; 3.13
+    # subject to the probe), process-backed elsewhere.
+    expected = "native" if _native.AVAILABLE and _native.treadle_loads() else "process"
+    assert interpreters.default_backend() == expected
