@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import operator
 import os
 import queue
 import signal
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -200,6 +202,15 @@ def _queues_module(engine: SimpleNamespace) -> Any:
     return importlib.import_module(engine.mod.__name__ + "._queues")
 
 
+@contextlib.contextmanager
+def _closing(interp: Any) -> Iterator[Any]:
+    """Close *interp* at the end, also when the test fails (no process left behind)."""
+    try:
+        yield interp
+    finally:
+        interp.close()
+
+
 def _xfail_process_items_on_native_queues(engine: SimpleNamespace) -> None:
     if engine.name == "process" and _native.AVAILABLE:
         pytest.xfail(
@@ -325,11 +336,11 @@ def test_unbounditems(engine: SimpleNamespace, marker: str) -> None:
     unbound = getattr(queues, marker)
     q = engine.mod.create_queue(unbounditems=unbound)
     assert q.unbounditems is unbound
-    interp = engine.create()
-    interp.prepare_main(q=q)
-    interp.exec("q.put('from the interpreter')")
-    q.put("from main")
-    interp.close()  # its item is now unbound; main's stays
+    with _closing(engine.create()) as interp:
+        interp.prepare_main(q=q)
+        interp.exec("q.put('from the interpreter')")
+        q.put("from main")
+    # closed: its item is now unbound; main's stays
     if marker == "UNBOUND_REMOVE":
         assert q.qsize() == 1
     elif marker == "UNBOUND":
@@ -345,13 +356,12 @@ def test_put_unbounditems_argument(engine: SimpleNamespace) -> None:
     _xfail_process_items_on_native_queues(engine)
     queues = _queues_module(engine)
     q = engine.mod.create_queue()  # default UNBOUND ...
-    interp = engine.create()
-    interp.prepare_main(q=q, queues=queues.__name__)
-    # ... overridden for this item (the markers are not shareable: each side imports them)
-    interp.exec(
-        f"from {queues.__name__} import UNBOUND_REMOVE\nq.put(1, unbounditems=UNBOUND_REMOVE)"
-    )
-    interp.close()
+    with _closing(engine.create()) as interp:
+        # ... overridden for this item (the markers are not shareable: each side imports them)
+        interp.prepare_main(q=q)
+        interp.exec(
+            f"from {queues.__name__} import UNBOUND_REMOVE\nq.put(1, unbounditems=UNBOUND_REMOVE)"
+        )
     assert q.empty()
     with pytest.raises(NotImplementedError):
         engine.mod.create_queue(unbounditems="bogus")
