@@ -210,9 +210,11 @@ class _CallQueues:
         self.lock = threading.Lock()  # one call at a time: the queues carry one each way
         self.inbox = int(_interpqueues.create(0, _FMT_SHARED, _UNBOUND_DEFAULT))
         self.outbox = int(_interpqueues.create(0, _FMT_SHARED, _UNBOUND_DEFAULT))
-        self.script = (
+        self.script = compile(  # once: exec of a code object skips the compiler
             "__import__('treadle.interpreters._native', fromlist=['run_call'])"
-            f".run_call({self.inbox}, {self.outbox})"
+            f".run_call({self.inbox}, {self.outbox})",
+            "<string>",
+            "exec",
         )
 
     def drain(self) -> None:
