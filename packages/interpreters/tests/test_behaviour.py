@@ -9,6 +9,8 @@ import operator
 import os
 import queue
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -401,3 +403,29 @@ def test_isolated_modules(engine: SimpleNamespace) -> None:
     finally:
         a.close()
         b.close()
+
+
+_LEFT_OPEN = """
+import sys
+from treadle import interpreters
+interp = interpreters.create(backend="process")
+interp.exec("x = 1")
+print(interp._handle.pid, flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_process_interpreter_left_open_ends_at_exit() -> None:
+    # A process-backed interpreter nobody closed ends with the program, not after it.
+    done = subprocess.run(
+        [sys.executable, "-c", _LEFT_OPEN],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
