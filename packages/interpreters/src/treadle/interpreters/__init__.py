@@ -1,8 +1,9 @@
 """Python 3.14's ``concurrent.interpreters`` (PEP 734) on CPython 3.10 and later.
 
-On CPython 3.14 interpreters are the runtime's sub-interpreters; elsewhere (and on
-request: ``create(backend="process")`` or ``TREADLE_INTERPRETERS_BACKEND=process``) each
-interpreter is a child Python process behind the same API: a fresh ``__main__``,
+On CPython 3.14 (and 3.13, see ``default_backend``) interpreters are the runtime's
+sub-interpreters; elsewhere (and on request: ``create(backend="process")`` or
+``TREADLE_INTERPRETERS_BACKEND=process``) each interpreter is a child Python process
+behind the same API: a fresh ``__main__``,
 ``exec``/``call``, shareable values only, ``ExecutionFailed`` with ``excinfo``, and queues
 between interpreters.
 """
