@@ -52,6 +52,14 @@ def signal_fifo(path: str) -> None:
         fifo.write(b"!")
 
 
+def wait_gate(fifo: str, gate: str, value: int) -> int:
+    """Say it started (through *fifo*), wait until the test opens *gate*, return *value*."""
+    signal_fifo(fifo)
+    with open(gate, "rb") as end:
+        end.read()
+    return value
+
+
 def block(fifo: str) -> None:
     """Say it started (through *fifo*), then wait for ever (until killed)."""
     signal_fifo(fifo)

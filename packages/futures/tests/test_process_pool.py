@@ -111,7 +111,7 @@ def test_stdlib_context_and_default_size() -> None:
     # (started by the stdlib's spawn) is stopped: neither is left for the leak check.
     del log, ex  # the executor holds initargs
     gc.collect()
-    from multiprocessing import resource_tracker  # noqa: PLC0415
+    from multiprocessing import resource_tracker
 
     resource_tracker._resource_tracker._stop()
     cpus = os.process_cpu_count() if hasattr(os, "process_cpu_count") else None
@@ -253,6 +253,56 @@ def test_import_is_lazy() -> None:
         "assert 'treadle.futures._process' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _open_gate(gate: Path) -> None:
+    with open(gate, "wb") as end:
+        end.write(b"!")
+
+
+def test_no_replacement_once_garbage_collected(fifo: str, tmp_path: Path) -> None:
+    # As 3.14's pool: a collected executor's workers finish their work, but one that
+    # leaves (max_tasks_per_child) is not replaced, so the queued calls fail.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    ex: Any = PPE(1, mp_context=mp.get_context("spawn"), max_tasks_per_child=1)
+    first = ex.submit(tasks.wait_gate, fifo, str(gate), 7)
+    rest = [ex.submit(tasks.add, i) for i in range(2)]
+    read_fifo(fifo)
+    thread = ex._executor_manager_thread
+    del ex
+    gc.collect()
+    _open_gate(gate)
+    assert first.result(timeout=60) == 7
+    for future in rest:
+        with pytest.raises(process.BrokenProcessPool, match="garbage collected"):
+            future.result(timeout=60)
+    thread.join(60)
+    assert not thread.is_alive()
+
+
+def test_replacement_that_cannot_start(
+    fifo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The only worker leaves (max_tasks_per_child) and no other can start: the queued
+    # calls fail with BrokenProcessPool instead of waiting for ever.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    with PPE(1, mp_context=mp.get_context("spawn"), max_tasks_per_child=1) as ex:
+        first = ex.submit(tasks.wait_gate, fifo, str(gate), 7)
+        rest = [ex.submit(tasks.add, i) for i in range(2)]
+        read_fifo(fifo)
+
+        def refuse(self: object, adopt: bool = False) -> None:
+            raise OSError("no more processes")
+
+        monkeypatch.setattr(futures._process_pool._Pool, "start_worker", refuse)
+        _open_gate(gate)
+        assert first.result(timeout=60) == 7
+        for future in rest:
+            with pytest.raises(process.BrokenProcessPool, match="could not be started"):
+                future.result(timeout=60)
+        assert ex._broken
 
 
 # ------------------------------------------------------------------ beyond the stdlib

@@ -91,10 +91,10 @@ class _CallQueue:
             thread.join()
 
     def cancel_join_thread(self) -> None:
-        """Accepted for compatibility: there is nothing to wait for at exit."""
+        """Do nothing (the stdlib's queue would not wait for its feeder at exit)."""
 
     def close(self) -> None:
-        """Accepted for compatibility: the pool closes its channels when it stops."""
+        """Do nothing: the pool closes its channels itself when it stops."""
 
 
 def _resolve_context(mp_context: object, max_tasks: int | None) -> Any:
@@ -132,8 +132,9 @@ class ProcessPoolExecutor(_base.Executor):
     initargs=(), *, max_tasks_per_child=None)`` as in 3.14: the default size is the
     number of CPUs this process may use; *mp_context* is a treadle or stdlib
     ``multiprocessing`` context, whose processes the workers are (treadle's by default:
-    ``spawn`` with *max_tasks_per_child*, else the default method); a failing *initializer*, or a worker that dies, breaks the pool
-    (:exc:`BrokenProcessPool`, the cause chained); *max_tasks_per_child* replaces a
+    ``spawn`` with *max_tasks_per_child*, else the default method); a failing
+    *initializer*, or a worker that dies, breaks the pool (:exc:`BrokenProcessPool`,
+    the cause chained); *max_tasks_per_child* replaces a
     worker after that many tasks (not with the ``fork`` method).
 
     Beyond the stdlib (keyword-only, off by default):

@@ -30,6 +30,7 @@ import pickle
 import select
 import sys
 import time
+import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -98,6 +99,20 @@ _NO_START = "A worker process could not be started: the process pool is not usab
 global_shutdown = False  # set at interpreter exit: no new work
 
 
+def _local_cause(exc: BaseException) -> BaseException:
+    """Return *exc*, raised in the dispatcher, as the cause to chain to a future's error.
+
+    Its traceback is kept as text only: the frames (through ``f_back``, the whole
+    dispatcher's) would keep the pool's workers and descriptors alive for as long as
+    the future's error lives.
+    """
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    exc.__traceback__ = None
+    cause = _RemoteTraceback(f"\n'''\n{text}'''")
+    cause.__cause__ = exc
+    return cause
+
+
 class _RemoteTraceback(Exception):
     """The traceback of an exception raised in a worker, as text (the ``__cause__``)."""
 
@@ -161,7 +176,7 @@ class _ThreadWakeup:
         os.set_blocking(self._writer, False)
 
     def fileno(self) -> int:
-        """The descriptor to poll: readable once ``wakeup()`` was called."""
+        """Return the descriptor to poll: readable once ``wakeup()`` was called."""
         return self._reader
 
     def wakeup(self) -> None:
@@ -363,8 +378,8 @@ class _Pool:
                     options.initargs,
                     options.max_tasks,
                     options.max_memory,
-                    _stdlib_authkey(ctx),
                 ),
+                kwargs={"stdlib_authkey": _stdlib_authkey(ctx)},
                 name="ProcessPoolExecutor-worker",
             )
             process.start()
@@ -405,7 +420,7 @@ class _Pool:
             self._serve()
         except BaseException as exc:
             LOGGER.critical("Exception in the process pool's dispatcher", exc_info=True)
-            self._break("the process pool's dispatcher failed", exc)
+            self._break("the process pool's dispatcher failed", _local_cause(exc))
         finally:
             self._stop_workers()
             with self.lock:
@@ -606,13 +621,11 @@ class _Pool:
             self._settle(task, BrokenProcessPool(reason))
 
     def _start_failed(self, exc: Exception) -> None:
-        """A worker could not be started: break the pool if no worker is left."""
+        """Handle a worker that could not start: break the pool if no worker is left."""
         if self.adopted or any(not worker.leaving for worker in self.workers.values()):
             LOGGER.warning("A process pool worker could not be started", exc_info=True)
             return  # the workers alive carry on with the work
-        cause = _RemoteTraceback(f"{type(exc).__name__}: {exc}")
-        cause.__cause__ = exc
-        self._break(_NO_START, cause)
+        self._break(_NO_START, _local_cause(exc))
 
     def _take(self, size: int) -> list[_Task]:
         """Take up to *size* pending tasks that still want to run."""
@@ -694,7 +707,7 @@ class _Pool:
             value = _loads(payload)
         except BaseException as exc:
             error = BrokenProcessPool("the result of the task could not be unpickled")
-            error.__cause__ = exc
+            error.__cause__ = _local_cause(exc)
             self._settle(task, error)
             return
         if how == _process_worker.UNPICKLE_FAILED:

@@ -114,6 +114,7 @@ def serve(
     initargs: tuple[Any, ...],
     max_tasks: int | None,
     max_memory: int | None,
+    *,
     stdlib_authkey: bytes | None = None,
 ) -> None:
     """Serve the pool on *conn* until told to leave, or a limit is reached.
