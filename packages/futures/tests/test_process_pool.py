@@ -113,7 +113,8 @@ def test_stdlib_context_and_default_size() -> None:
     gc.collect()
     from multiprocessing import resource_tracker
 
-    resource_tracker._resource_tracker._stop()
+    tracker: Any = resource_tracker._resource_tracker  # _stop() is private, untyped
+    tracker._stop()
     cpus = os.process_cpu_count() if hasattr(os, "process_cpu_count") else None
     expected = cpus or len(os.sched_getaffinity(0))
     assert PPE()._max_workers == expected
