@@ -256,6 +256,33 @@ def test_import_is_lazy() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_workers_leave_when_the_pool_process_is_killed(method: str) -> None:
+    # A worker waiting for work reads end-of-file when the pool's process dies (even a
+    # forked one, which got copies of the pool's descriptors), and leaves.
+    code = (
+        "import os, signal, sys\n"
+        "from treadle import multiprocessing as mp\n"
+        "from treadle.futures import ProcessPoolExecutor\n"
+        "if __name__ == '__main__':\n"
+        f"    ex = ProcessPoolExecutor(3, mp_context=mp.get_context({method!r}))\n"
+        "    assert sum(ex.map(abs, range(-9, 9))) == 81\n"
+        "    print(' '.join(map(str, ex._processes)), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 3
+    assert all(gone(pid) for pid in pids)
+
+
 def _open_gate(gate: Path) -> None:
     with open(gate, "wb") as end:
         end.write(b"!")

@@ -179,6 +179,10 @@ class _ThreadWakeup:
         """Return the descriptor to poll: readable once ``wakeup()`` was called."""
         return self._reader
 
+    def fds(self) -> list[int]:
+        """Return both ends' descriptors (none once closed)."""
+        return [] if self._closed else [self._reader, self._writer]
+
     def wakeup(self) -> None:
         """Make the dispatcher's poll return (a no-op once closed)."""
         if self._closed:
@@ -379,7 +383,10 @@ class _Pool:
                     options.max_tasks,
                     options.max_memory,
                 ),
-                kwargs={"stdlib_authkey": _stdlib_authkey(ctx)},
+                kwargs={
+                    "stdlib_authkey": _stdlib_authkey(ctx),
+                    "inherited": self._inherited(ctx, parent_end),
+                },
                 name="ProcessPoolExecutor-worker",
             )
             process.start()
@@ -394,6 +401,21 @@ class _Pool:
             self.adopted.append(worker)
         else:
             self.workers[process.pid] = worker
+
+    def _inherited(self, ctx: Any, parent_end: Any) -> list[int]:
+        """Return the pool's descriptors a forked worker gets a copy of (to close).
+
+        A forked worker holding the pool's end of its own pipe (or of another worker's)
+        would never read end-of-file there when the pool's process dies (SIGKILL):
+        it would wait for work for ever. Spawned workers inherit none of them.
+        """
+        if ctx.get_start_method() != "fork":
+            return []
+        fds = [parent_end.fileno()]
+        fds.extend(worker.conn.fileno() for worker in [*self.workers.values(), *self.adopted])
+        if self.wakeup is not None:
+            fds.extend(self.wakeup.fds())
+        return fds
 
     def wants_worker(self) -> bool:
         """Whether ``submit`` should start a worker now (call with ``lock`` held).

@@ -116,14 +116,23 @@ def serve(
     max_memory: int | None,
     *,
     stdlib_authkey: bytes | None = None,
+    inherited: list[int] | None = None,
 ) -> None:
     """Serve the pool on *conn* until told to leave, or a limit is reached.
 
-    *stdlib_authkey* is the parent's stdlib ``multiprocessing`` authkey, given when this
+    *inherited* lists the pool's descriptors a fork copied into this worker (closed
+    first). *stdlib_authkey* is the parent's stdlib ``multiprocessing`` authkey, given when this
     worker would not inherit it (see ``_process_pool._stdlib_authkey``): the stdlib's
     manager proxies in a call authenticate with it.
     """
     signal.signal(signal.SIGINT, _on_sigint)
+    for fd in inherited or ():
+        # The pool's descriptors a fork copied: with them closed, the pool's death
+        # reads as end-of-file on *conn* and the worker leaves.
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     if stdlib_authkey is not None:
         import multiprocessing.process  # noqa: PLC0415 - only a parent that had it
 
