@@ -28,7 +28,6 @@ process that held the write end (the starter and its fork children) is gone.
 
 from __future__ import annotations
 
-import _thread
 import fcntl
 import os
 import select
@@ -133,7 +132,7 @@ class ForkServer:
         self._forkserver_alive_fd: int | None = None
         self._forkserver_pid: int | None = None
         self._inherited_fds: list[int] | None = None
-        self._lock = _thread.allocate_lock()
+        self._lock = _native.allocate_lock()
         self._preload_modules: list[str] = ["__main__"]
 
     def set_forkserver_preload(self, module_names: Sequence[str]) -> None:
@@ -600,7 +599,7 @@ def _after_fork_in_child() -> None:
     alive = server._forkserver_alive_fd
     if alive is None and server._forkserver_pid is None and not server._lock.locked():
         return  # nothing to let go of (in a forkserver's child, always): a page not copied
-    server._lock = _thread.allocate_lock()
+    server._lock = _native.allocate_lock()
     server._forkserver_alive_fd = server._forkserver_pid = None
     server._forkserver_address = server._forkserver_authkey = None
     _services.withdraw(server)

@@ -14,6 +14,7 @@ of their own at the end of this file.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import os
 import sys
@@ -31,12 +32,14 @@ __all__ = [
     "PLATFORM",
     "VERSION",
     "SemLock",
+    "allocate_lock",
     "caller_frame",
     "clear_atexit",
     "cpu_count",
     "exit_now",
     "fd_ready",
     "fork_exec_passfds",
+    "get_ident",
     "interpreter_flags",
     "join_threads",
     "lone_thread",
@@ -361,3 +364,10 @@ def simple_cdata_type() -> type:
     import ctypes
 
     return ctypes._SimpleCData  # type: ignore[no-any-return,unused-ignore]
+
+
+# The interpreter's own lock and thread id, for the start path: the forkserver and the
+# tracker take them from here rather than import treadle.threading (each module a forked
+# child's parent holds is pages the child may copy).
+allocate_lock = _thread.allocate_lock
+get_ident = _thread.get_ident

@@ -27,7 +27,6 @@ so that the parent can stop the tracker without waiting for that child.
 
 from __future__ import annotations
 
-import _thread
 import atexit
 import os
 import sys
@@ -229,7 +228,7 @@ _keepers: set[int] = set()
 
 # The thread's identifier (threading.get_ident is this builtin), with no import per call:
 # the fork start method asks for it around every fork, and in the child.
-_ident = _thread.get_ident
+_ident = _native.get_ident
 
 
 class fork_keeps_fd:
