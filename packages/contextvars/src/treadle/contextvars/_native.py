@@ -36,7 +36,23 @@ __all__ = [
     "publish",
 ]
 
-NATIVE_MISSING: object = NativeToken.MISSING
+
+def _native_missing() -> object:
+    """Return the runtime's "no value before" marker (``Token.MISSING``).
+
+    3.13's sub-interpreters lack the class attribute (a runtime bug), so there it is read
+    from a token: the one a first ``set()`` returns holds the marker as its old value.
+    """
+    found = getattr(NativeToken, "MISSING", None)
+    if found is not None:
+        return found
+    probe: NativeContextVar[None] = NativeContextVar("_treadle_probe")
+    token = probe.set(None)
+    probe.reset(token)
+    return token.old_value
+
+
+NATIVE_MISSING: object = _native_missing()
 
 
 def publish(namespace: MutableMapping[str, object]) -> None:
