@@ -502,6 +502,6 @@ def test_a_context_variable_goes_by_the_module_a_worker_can_import(
     monkeypatch.setitem(sys.modules, "ctx_home_mod", home)
     assert _distributed._home_of(home.var) == ("ctx_home_mod", "var")
     # Only an importer that cannot be imported holds it: that is still better than nothing.
-    other = contextvars.ContextVar("w")
+    other: contextvars.ContextVar[int] = contextvars.ContextVar("w")
     importer.only = other  # type: ignore[attr-defined]
     assert _distributed._home_of(other) == ("suite.test_x", "only")
