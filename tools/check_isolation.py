@@ -14,9 +14,10 @@ admits it, in sequence:
    built here are visible, so a sibling that is used but not declared is missing (with
    ``uv`` beside this Python or on PATH, as hatch installs it, ``uv venv`` and
    ``uv pip install`` do the same several times faster);
-2. the test tools (pytest, pytest-timeout, tools/pytest-treadle), from the index;
-3. from an empty working directory: import ``treadle.<leaf>`` and check that it comes from
-   the venv, ships ``py.typed`` and that ``treadle`` is a namespace;
+2. from an empty working directory: import ``treadle.<leaf>`` and check that it comes from
+   the venv, ships ``py.typed``, that ``treadle`` is a namespace and that the installed
+   sources are the tree's (not a cached older wheel of the same version);
+3. the test tools (pytest, pytest-timeout, tools/pytest-treadle), from the index;
 4. the member's own ``packages/<x>/tests`` with the root pytest configuration.
 
 One line per (python, member): ``ok``, ``skip`` or ``FAIL`` with the reason. Exit 1 when
@@ -64,6 +65,14 @@ _PROBE = textwrap.dedent(
         problems.append(f"py.typed is not installed beside {where}")
     if getattr(treadle, "__file__", None) is not None:
         problems.append(f"treadle is not a namespace package: {treadle.__file__}")
+    # The installed sources must be the tree's: an installer's cache can hand out an older
+    # wheel of the same name and version (uv does, for --find-links wheels).
+    source = pathlib.Path(sys.argv[2])
+    for mine in sorted(source.rglob("*.py")):
+        theirs = where.parent / mine.relative_to(source)
+        if not theirs.is_file() or theirs.read_bytes() != mine.read_bytes():
+            problems.append(f"{theirs} is not the tree's {mine}: a stale wheel was installed")
+            break
     print("\\n".join(problems) or "ok")
     sys.exit(1 if problems else 0)
     """
@@ -185,13 +194,22 @@ def find_uv() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("uv")
 
 
-def install(vpy: Path, args: Sequence[str | Path], what: str, cwd: Path) -> None:
-    """``pip install -q ARGS`` into the venv of *vpy* (with uv when there is one)."""
+def install(
+    vpy: Path, args: Sequence[str | Path], what: str, cwd: Path, *, cached: bool = True
+) -> None:
+    """``pip install -q ARGS`` into the venv of *vpy* (with uv when there is one).
+
+    ``cached=False`` for treadle's own wheels: their version does not change from one
+    commit to the next, and both installers trust a cached wheel of the same name and
+    version over the file in ``--find-links`` (a CI machine then tests an old build).
+    """
     uv = find_uv()
     if uv:
-        run([uv, "pip", "install", "-q", "--python", vpy, *args], what, cwd=cwd)
+        no_cache = [] if cached else ["--no-cache"]
+        run([uv, "pip", "install", "-q", *no_cache, "--python", vpy, *args], what, cwd=cwd)
     else:
-        run([vpy, "-m", "pip", "install", "-q", *args], what, cwd=cwd)
+        no_cache = [] if cached else ["--no-cache-dir"]
+        run([vpy, "-m", "pip", "install", "-q", *no_cache, *args], what, cwd=cwd)
 
 
 def make_venv(python: Interpreter, where: Path) -> Path:
@@ -261,13 +279,18 @@ def check_member(
     for folder in find_links:
         links += ["--find-links", folder]
     install(
-        vpy, ["--no-index", *links, member.dist], f"pip install --no-index {member.dist}", empty
+        vpy,
+        ["--no-index", *links, member.dist],
+        f"pip install --no-index {member.dist}",
+        empty,
+        cached=False,
     )
     if member.is_umbrella:
         out = run([vpy, "-c", _UMBRELLA_PROBE], "importing the umbrella's packages", cwd=empty)
         return out.strip().splitlines()[-1]
+    source = member.path / "src" / "treadle" / member.leaf
+    run([vpy, "-c", _PROBE, member.leaf, source], f"import treadle.{member.leaf}", cwd=empty)
     install(vpy, [*TEST_TOOLS, plugin.get()], "installing the test tools", empty)
-    out = run([vpy, "-c", _PROBE, member.leaf], f"import treadle.{member.leaf}", cwd=empty)
     tests = member.path / "tests"
     if not tests.is_dir():
         raise StepFailedError(f"{tests} does not exist")

@@ -95,3 +95,20 @@ def test_readme_install_by_name_from_a_wheel_folder(tree: Path, tmp_path: Path) 
     )
     installed = ["treadle-contextvars", "treadle-thread-core", "treadle-threading"]
     assert out.strip() == str(installed)
+
+
+def test_a_wheel_older_than_the_tree_is_reported_stale(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wheel of the same version built before the sources changed: the run fails and says
+    so, instead of testing the old build (an installer cache hands such wheels out)."""
+    wheels = tmp_path / "wheels"
+    members, _ = discover(tree)
+    check_isolation.build_wheels(members, wheels)
+    init = tree / "packages" / "contextvars" / "src" / "treadle" / "contextvars" / "__init__.py"
+    init.write_text(init.read_text() + "\nCHANGED_AFTER_THE_BUILD = True\n")
+    argv = ["--root", str(tree), "--wheels", str(wheels), "--member", "contextvars"]
+    assert check_isolation.main([*argv, sys.executable]) == 1
+    out = capsys.readouterr().out
+    assert "treadle-contextvars: import treadle.contextvars" in out
+    assert "a stale wheel was installed" in out
