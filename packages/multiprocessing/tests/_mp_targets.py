@@ -169,3 +169,10 @@ def leave_thread_running(conn: Any) -> None:
         conn.send("late")
 
     threading.Thread(target=late).start()
+
+
+def send_thread_ids(conn: Any) -> None:
+    """Send the main thread's recorded native id and the calling thread's own."""
+    import threading
+
+    conn.send((threading.main_thread().native_id, threading.get_native_id()))

@@ -300,6 +300,40 @@ def test_preloaded_modules_and_main(tmp_path: Path) -> None:
     ], done.stderr
 
 
+def test_a_preload_without_main_is_found_on_the_clients_sys_path(tmp_path: Path) -> None:
+    # The client added a folder to sys.path at run time; the server, preloading a module
+    # from there (and not __main__), searches the client's path (3.14).
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "preloaded_from_extra.py").write_text("VALUE = 1\n")
+    script = tmp_path / "prog.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {HERE!r})
+        sys.path.insert(0, {str(extra)!r})
+        import _fs_targets
+        from treadle import multiprocessing
+
+        if __name__ == "__main__":
+            multiprocessing.set_forkserver_preload(["preloaded_from_extra"])
+            r, w = multiprocessing.Pipe(duplex=False)
+            ctx = multiprocessing.get_context("forkserver")
+            p = ctx.Process(
+                target=_fs_targets.report_modules, args=(w, ["preloaded_from_extra"])
+            )
+            p.start()
+            print(r.recv())
+            p.join()
+            print(p.exitcode)
+        """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.splitlines() == ["{'preloaded_from_extra': True}", "0"], done.stderr
+
+
 def test_server_carries_no_needless_modules(tmp_path: Path) -> None:
     # Each child is a copy of the server: what the server loads, every child copies and
     # resets at fork. pickle is loaded once there (each child reads its payload with it).

@@ -107,6 +107,16 @@ class TestLifecycle:
         p.join()
         assert p.exitcode == 0
 
+    def test_main_thread_native_id_is_the_childs(self, ctx: Any, pipe: tuple[Any, Any]) -> None:
+        # A fork child's threading module keeps the parent's native id for its one thread
+        # before 3.14, unless the start-up renews it.
+        r, w = pipe
+        p = _started(ctx, targets.send_thread_ids, w)
+        recorded, actual = r.recv()
+        p.join()
+        assert recorded == actual
+        assert recorded != threading.get_native_id()
+
     def test_sentinel_ready_after_exit(self, ctx: Any, pipe: tuple[Any, Any]) -> None:
         r, w = pipe
         p = _started(ctx, targets.block_on, r)

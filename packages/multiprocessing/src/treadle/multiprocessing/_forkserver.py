@@ -187,7 +187,9 @@ class ForkServer:
     def _launch(self) -> None:
         keywords: dict[str, Any] = {}
         argv: list[str] = []
-        if "__main__" in self._preload_modules:
+        if self._preload_modules:
+            # Any preload, not only "__main__"'s, is imported with the client's sys.path
+            # (3.14's behaviour): a module found beside the script is found there too.
             keywords, argv = _main_preparation()
         import tempfile  # noqa: PLC0415 - the starter only (see the note at the imports)
 

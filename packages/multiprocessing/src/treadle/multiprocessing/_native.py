@@ -46,6 +46,7 @@ __all__ = [
     "pidfd_open",
     "process_cpu_count",
     "publish",
+    "refresh_native_id",
     "register_exit_hook",
     "run_atexit",
     "sem_unlink",
@@ -258,6 +259,24 @@ def lone_thread() -> bool:
         return True  # nothing imported threading: no thread was started through it
     active = threading._active
     return not threading._limbo and len(active) == 1 and threading.get_ident() in active
+
+
+# Before 3.14 the stdlib's after-fork handler gives the surviving thread its new ident but
+# keeps the parent's native id; 3.14's handler renews both.
+_NATIVE_ID_KEPT_OVER_FORK = VERSION < (3, 14)
+
+
+def refresh_native_id() -> None:
+    """In a fork child: make ``threading.main_thread().native_id`` this thread's own."""
+    if not _NATIVE_ID_KEPT_OVER_FORK:
+        return
+    threading: Any = sys.modules.get("threading")
+    if threading is None:
+        return
+    thread = threading._active.get(threading.get_ident())
+    renew = getattr(thread, "_set_native_id", None)
+    if renew is not None:
+        renew()
 
 
 def join_threads() -> None:

@@ -323,6 +323,7 @@ class BaseProcess:
             _util._close_stdin()
             _util._hook_child_exit()
             _current_process = self
+            _native.refresh_native_id()  # a fork child's (fork, forkserver) is the parent's
             _parent_process = _ParentProcess(self._parent_name, self._parent_pid, parent_sentinel)
             self._after_fork()
             if _util._logger:
