@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -186,6 +187,14 @@ def main() -> None:
         f"map(chunksize={args.chunksize}, buffersize={args.buffersize}) over {m:,} items: "
         f"{seconds:.1f} s; client RSS first {mib[0]:.1f} MiB, max {max(mib):.1f} MiB, "
         f"last {mib[-1]:.1f} MiB ({len(mib)} samples)",
+        flush=True,
+    )
+    # Flat means no trend: the samples of the second half are no higher than the first's.
+    half = len(mib) // 2
+    print(
+        "  RSS samples (MiB), every 5 % of the items: " + " ".join(f"{m:.0f}" for m in mib),
+        f"\n  median of the first half {statistics.median(mib[1:half]):.1f} MiB, "
+        f"of the second half {statistics.median(mib[half:]):.1f} MiB",
         flush=True,
     )
 

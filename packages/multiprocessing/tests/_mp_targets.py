@@ -32,6 +32,9 @@ def fail() -> None:
 
 def wait_for_signal(ready: Any) -> None:
     """Say so on the connection *ready*, then sleep until a signal ends the process."""
+    # A child inherits SIGINT ignored from a parent started in the background or by
+    # pytest-xdist; interrupt() is documented for the default handler: install it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ready.send_bytes(b"r")
     while True:
         signal.pause()
