@@ -81,6 +81,9 @@ def block_with_grandchild(fifo: str) -> None:
 
 def interruptible(fifo: str) -> str:
     """Say it started, then wait; a KeyboardInterrupt (SIGINT) ends it."""
+    # The worker may have inherited SIGINT ignored (a forkserver started from a
+    # background shell or an xdist worker): the default handler is what this presumes.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal_fifo(fifo)
     try:
         while True:

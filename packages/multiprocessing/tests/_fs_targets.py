@@ -19,6 +19,10 @@ def exit_with(code: int) -> None:
 
 def wait_forever(ready: Any) -> None:
     """Say so on *ready*, then sleep until a signal ends the process."""
+    # A forkserver started from a process that ignores SIGINT (a background shell's,
+    # an xdist worker) hands the ignore on to its children, as the stdlib's does;
+    # interrupt() is documented for the default handler: install it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ready.send(os.getpid())
     while True:
         signal.pause()
