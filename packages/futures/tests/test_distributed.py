@@ -424,6 +424,10 @@ def test_given_client_stays_open(client: Any) -> None:
     reason="a cluster of its own: the semaphores of its lost worker processes are "
     "distributed's (multiprocessing's resource tracker removes them), not this test's",
 )
+# The module's cluster first, though the test makes its own: what distributed creates once
+# per process (its offload thread, the stdlib's resource tracker) must exist before the
+# leak check's snapshot, whichever test a worker happens to run first (random order, xdist).
+@pytest.mark.usefixtures("client")
 def test_killed_worker_is_retried_or_fails_clearly() -> None:
     with (
         _cluster(n_workers=1) as cluster,
@@ -451,6 +455,10 @@ def test_killed_worker_is_retried_or_fails_clearly() -> None:
     reason="a cluster of its own: the semaphores of its lost worker processes are "
     "distributed's (multiprocessing's resource tracker removes them), not this test's",
 )
+# The module's cluster first, though the test makes its own: what distributed creates once
+# per process (its offload thread, the stdlib's resource tracker) must exist before the
+# leak check's snapshot, whichever test a worker happens to run first (random order, xdist).
+@pytest.mark.usefixtures("client")
 def test_scheduler_gone_mid_map_fails_the_calls() -> None:
     cluster = _cluster(n_workers=1)
     try:

@@ -174,3 +174,32 @@ def test_stop_service():
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(["*test_other_child_still_leaks*", "*child process*"])
     result.stdout.no_fnmatch_line("*test_service_started*")
+
+
+def test_the_stdlibs_tracker_and_forkserver_are_not_leaks(pytester: pytest.Pytester) -> None:
+    # The stdlib's multiprocessing starts them on first use and keeps them for the run:
+    # the test that happened to start them has not leaked them (killed, the tracker
+    # would leave the semaphores it was told of in /dev/shm).
+    result = _run(
+        pytester,
+        """
+import multiprocessing
+
+def _noop():
+    pass
+
+def test_stdlib_services_started():
+    ctx = multiprocessing.get_context("forkserver")
+    lock = ctx.Lock()  # registered with the resource tracker
+    p = ctx.Process(target=_noop)
+    p.start()
+    p.join()
+    del lock
+
+def test_services_still_running():
+    from multiprocessing import forkserver, resource_tracker
+    for pid in (resource_tracker._resource_tracker._pid, forkserver._forkserver._forkserver_pid):
+        os.kill(pid, 0)  # alive: not reaped by the check
+""",
+    )
+    result.assert_outcomes(passed=2)

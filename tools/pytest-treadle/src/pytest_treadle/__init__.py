@@ -217,12 +217,40 @@ def _reap(pids: list[int]) -> None:
             pass
 
 
+def _stdlib_services() -> tuple[set[int], set[int]]:
+    """The stdlib multiprocessing's resource tracker and forkserver: pids, descriptors.
+
+    Like treadle's, they start on first use and serve the process until it exits. The
+    first test that happens to use them (random order, xdist) must not count them as its
+    leak: killed, the tracker could no longer remove the semaphores it was told of.
+    """
+    pids: set[int] = set()
+    fds: set[int] = set()
+    tracker_module = sys.modules.get("multiprocessing.resource_tracker")
+    tracker = getattr(tracker_module, "_resource_tracker", None)
+    server_module = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(server_module, "_forkserver", None)
+    for obj, pid_name, fd_name in (
+        (tracker, "_pid", "_fd"),
+        (server, "_forkserver_pid", "_forkserver_alive_fd"),
+    ):
+        pid = getattr(obj, pid_name, None)
+        fd = getattr(obj, fd_name, None)
+        if isinstance(pid, int):
+            pids.add(pid)
+        if isinstance(fd, int):
+            fds.add(fd)
+    return pids, fds
+
+
 def _without_services(snap: Snapshot) -> Snapshot:
-    """Drop treadle.multiprocessing's live service processes and their descriptors."""
+    """Drop the live service processes (treadle's and the stdlib's) and their descriptors."""
+    pids, fds = _stdlib_services()
     services = sys.modules.get("treadle.multiprocessing._services")
-    if services is None:
-        return snap
-    pids, fds = services.live()
+    if services is not None:
+        ours, our_fds = services.live()
+        pids |= set(ours)
+        fds |= set(our_fds)
     if not pids and not fds:
         return snap
     return Snapshot(
