@@ -203,3 +203,59 @@ def test_services_still_running():
 """,
     )
     result.assert_outcomes(passed=2)
+
+
+def _run_xdist(pytester: pytest.Pytester, body: str) -> pytest.RunResult:
+    pytester.makepyfile(HEADER + body)
+    return pytester.runpytest_subprocess("-q", "-p", "no:randomly", "-n", "1")
+
+
+def test_under_xdist_a_segment_that_stays_fails_the_run(pytester: pytest.Pytester) -> None:
+    name = f"/dev/shm/treadle-plugin-xdist-{os.getpid()}"
+    try:
+        result = _run_xdist(
+            pytester,
+            f"""
+def test_leaks():
+    os.close(os.open({name!r}, os.O_CREAT | os.O_WRONLY, 0o600))
+""",
+        )
+    finally:
+        if os.path.exists(name):
+            os.unlink(name)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*segments leaked by the run*{os.path.basename(name)}*"])
+
+
+def test_under_xdist_a_segment_removed_after_the_workers_end_is_no_leak(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a resource tracker does once the processes holding its pipe have ended: the
+    # segment goes after the worker has exited, within the grace period.
+    monkeypatch.setenv("TREADLE_LEAK_GRACE", "30")
+    name = f"/dev/shm/treadle-plugin-xdist-late-{os.getpid()}"
+    try:
+        result = _run_xdist(
+            pytester,
+            f"""
+@pytest.mark.leaks_ok("process", "fd", reason="a stand-in for a resource tracker")
+def test_leaves_it_to_a_tracker():
+    os.close(os.open({name!r}, os.O_CREAT | os.O_WRONLY, 0o600))
+    r, w = os.pipe()
+    # Removes the segment a while after its pipe says the worker (the last writer) ended.
+    subprocess.Popen(
+        [sys.executable, "-c", "import os, sys, time; os.read(int(sys.argv[1]), 1); "
+         "time.sleep(1); os.unlink(sys.argv[2])", str(r), {name!r}],
+        pass_fds=(r,), start_new_session=True,
+    )
+    os.close(r)
+    KEEP.append(w)
+
+KEEP = []
+""",
+        )
+    finally:
+        if os.path.exists(name):
+            os.unlink(name)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK

@@ -317,7 +317,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     start = session.stash.get(_shm_at_start_key, None)
     if start is None or session.config.pluginmanager.get_plugin("dsession") is None:
         return  # not the xdist controller: the per-test check already ran
+    # The workers have exited, but the resource trackers they started remove what was
+    # left to them only once every process holding their pipe has ended too (a
+    # forkserver, a worker process of a pool or a cluster): give them the same grace as
+    # the per-test check.
+    deadline = time.monotonic() + _GRACE_SECONDS
     leaked = sorted(_shm() - start)
+    while leaked and time.monotonic() < deadline:
+        time.sleep(0.1)
+        leaked = sorted(_shm() - start)
     if leaked:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
