@@ -116,6 +116,21 @@ def test_stdlib_context_and_default_size() -> None:
     assert PPE()._max_workers == expected
 
 
+def test_a_burst_of_blocking_calls_starts_a_worker_for_each() -> None:
+    # As the stdlib's pool: submit() starts a worker while the calls waiting outnumber the
+    # idle workers, and a worker that has just been handed a call is not idle (a stale
+    # count made a second call wait for the first; CPython's test_processes_terminate).
+    with std_mp.Manager() as manager:
+        release = manager.Event()
+        for _ in range(5):
+            with PPE(5) as ex:
+                calls = [ex.submit(release.wait, 60) for _ in range(3)]
+                assert len(ex._processes) == 3
+                release.set()
+                assert [call.result(60) for call in calls] == [True] * 3
+            release.clear()
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="max_workers must be greater than 0"):
         PPE(0)

@@ -623,7 +623,7 @@ class _Pool:
             if not options.one_at_a_time and not self.cancel_asked:
                 size = min(_MAX_BATCH, max(1, -(-count // (4 * options.max_workers))))
             for worker in idle:
-                batch = self._take(size)
+                batch = self._take(size, worker)
                 if not batch:
                     return
                 if not self._send(worker, batch):
@@ -649,8 +649,8 @@ class _Pool:
             return  # the workers alive carry on with the work
         self._break(_NO_START, _local_cause(exc))
 
-    def _take(self, size: int) -> list[_Task]:
-        """Take up to *size* pending tasks that still want to run."""
+    def _take(self, size: int, worker: _Worker) -> list[_Task]:
+        """Take up to *size* pending tasks that still want to run, for *worker*."""
         batch: list[_Task] = []
         unpickled: list[_Task] = []
         taken = 0
@@ -662,6 +662,10 @@ class _Pool:
                 if task.started or task.future.set_running_or_notify_cancel():
                     task.started = True
                     (batch if isinstance(task.payload, bytes) else unpickled).append(task)
+            if batch and not worker.inflight and self.available:
+                # The worker is no longer idle: a submit made before the next count must
+                # not take it for the one to run its call (it would start no worker).
+                self.available -= 1
         if self.slots is not None and taken:
             self.slots.release(taken)
         for task in unpickled:
