@@ -81,19 +81,25 @@ def test_leaks():
     result.stdout.fnmatch_lines(["*child process*"])
 
 
-def test_leaked_segment_fails(pytester: pytest.Pytester) -> None:
-    name = f"/dev/shm/treadle-plugin-test-{os.getpid()}"
-    try:
-        result = _run(
-            pytester,
-            f"""
+def _run_leaving_segment(pytester: pytest.Pytester, name: str, *args: str) -> pytest.RunResult:
+    """Run a test that creates the file *name* and leaves it; remove it afterwards."""
+    pytester.makepyfile(
+        HEADER
+        + f"""
 def test_leaks():
     os.close(os.open({name!r}, os.O_CREAT | os.O_WRONLY, 0o600))
-""",
-        )
+"""
+    )
+    try:
+        return pytester.runpytest_subprocess("-q", "-p", "no:randomly", *args)
     finally:
         if os.path.exists(name):
             os.unlink(name)
+
+
+def test_leaked_segment_fails(pytester: pytest.Pytester) -> None:
+    name = f"/dev/shm/treadle-plugin-test-{os.getpid()}"
+    result = _run_leaving_segment(pytester, name)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines([f"*segment {name}*"])
 
@@ -212,17 +218,7 @@ def _run_xdist(pytester: pytest.Pytester, body: str) -> pytest.RunResult:
 
 def test_under_xdist_a_segment_that_stays_fails_the_run(pytester: pytest.Pytester) -> None:
     name = f"/dev/shm/treadle-plugin-xdist-{os.getpid()}"
-    try:
-        result = _run_xdist(
-            pytester,
-            f"""
-def test_leaks():
-    os.close(os.open({name!r}, os.O_CREAT | os.O_WRONLY, 0o600))
-""",
-        )
-    finally:
-        if os.path.exists(name):
-            os.unlink(name)
+    result = _run_leaving_segment(pytester, name, "-n", "1")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([f"*segments leaked by the run*{os.path.basename(name)}*"])
 
