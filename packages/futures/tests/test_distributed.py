@@ -417,6 +417,12 @@ def test_given_client_stays_open(client: Any) -> None:
 
 # ------------------------------------------------------------- when things break
 
+# For the tests that make a cluster of their own: the module's cluster first, so that what
+# distributed creates once per process (its offload thread, the stdlib's resource tracker)
+# exists before the leak check's snapshot, whichever test a worker runs first (random
+# order, xdist).
+_AFTER_THE_MODULE_CLUSTER = pytest.mark.usefixtures("client")
+
 
 @pytest.mark.timeout(120)
 @pytest.mark.leaks_ok(
@@ -424,10 +430,7 @@ def test_given_client_stays_open(client: Any) -> None:
     reason="a cluster of its own: the semaphores of its lost worker processes are "
     "distributed's (multiprocessing's resource tracker removes them), not this test's",
 )
-# The module's cluster first, though the test makes its own: what distributed creates once
-# per process (its offload thread, the stdlib's resource tracker) must exist before the
-# leak check's snapshot, whichever test a worker happens to run first (random order, xdist).
-@pytest.mark.usefixtures("client")
+@_AFTER_THE_MODULE_CLUSTER
 def test_killed_worker_is_retried_or_fails_clearly() -> None:
     with (
         _cluster(n_workers=1) as cluster,
@@ -455,10 +458,7 @@ def test_killed_worker_is_retried_or_fails_clearly() -> None:
     reason="a cluster of its own: the semaphores of its lost worker processes are "
     "distributed's (multiprocessing's resource tracker removes them), not this test's",
 )
-# The module's cluster first, though the test makes its own: what distributed creates once
-# per process (its offload thread, the stdlib's resource tracker) must exist before the
-# leak check's snapshot, whichever test a worker happens to run first (random order, xdist).
-@pytest.mark.usefixtures("client")
+@_AFTER_THE_MODULE_CLUSTER
 def test_scheduler_gone_mid_map_fails_the_calls() -> None:
     cluster = _cluster(n_workers=1)
     try:
