@@ -190,23 +190,20 @@ class _LocalStore:
 
 
 class _NativeStore:
-    """Queues in the runtime's registry (native sub-interpreters)."""
+    """Queues in the runtime's registry (native sub-interpreters).
 
-    def __init__(self) -> None:
-        q = _native.queues
-        self.create = q.create
-        self.list_all = q.list_all
-        self.bind = q.bind
-        self.release = q.release
-        self.get = q.get
-        self.count = q.count
-        self.maxsize = q.maxsize
-        self.is_full = q.is_full
-        self.unboundop = q.unboundop
-        self._put = q.put
+    The store's operations are those of ``_native.queues``, found on first use and kept
+    on the instance; only ``put`` (no owner: the runtime knows the calling interpreter)
+    and ``unbind_owner`` are its own.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(_native.queues, name)
+        setattr(self, name, found)
+        return found
 
     def put(self, qid: int, obj: object, op: int, owner: int = 0) -> None:
-        self._put(qid, obj, op)
+        _native.queues.put(qid, obj, op)
 
     def unbind_owner(self, owner: int) -> None:
         """Items put for a process-backed interpreter stay bound (the main one put them)."""

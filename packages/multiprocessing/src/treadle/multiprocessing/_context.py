@@ -36,6 +36,12 @@ class BaseContext:
     _name: str | None = None
     Process: type[process.BaseProcess]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A context is named after the start method its Process class carries (None for
+        # the default context, whose method is chosen later).
+        cls._name = cls.Process._start_method
+
     ProcessError = _errors.ProcessError
     BufferTooShort = _errors.BufferTooShort
     TimeoutError = _errors.TimeoutError
@@ -309,21 +315,18 @@ class ForkServerProcess(process.BaseProcess):
 class ForkContext(BaseContext):
     """The API with the ``fork`` start method."""
 
-    _name = "fork"
     Process = ForkProcess
 
 
 class SpawnContext(BaseContext):
     """The API with the ``spawn`` start method."""
 
-    _name = "spawn"
     Process = SpawnProcess
 
 
 class ForkServerContext(BaseContext):
     """The API with the ``forkserver`` start method."""
 
-    _name = "forkserver"
     Process = ForkServerProcess
 
     def _check_available(self) -> None:
@@ -333,10 +336,9 @@ class ForkServerContext(BaseContext):
             raise ValueError("forkserver start method not available")
 
 
+# By start method, in the order get_all_start_methods() lists those after the default.
 _concrete_contexts: dict[str, BaseContext] = {
-    "fork": ForkContext(),
-    "spawn": SpawnContext(),
-    "forkserver": ForkServerContext(),
+    str(context._name): context for context in (ForkContext(), SpawnContext(), ForkServerContext())
 }
 
 
