@@ -34,6 +34,9 @@ class Case:
     n: int
     target: float = 1.0
     note: str = ""
+    #: The fewest operations a round times, whatever --scale says: a case whose operation
+    #: is a whole process start is noise at two per round.
+    min_n: int = 1
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class Result:
 
 def measure(case: Case, rounds: int = 7, scale: float = 1.0) -> Result:
     """Time *case* for *rounds* alternating rounds, after one warm-up round each."""
-    n = max(1, int(case.n * scale))
+    n = max(case.min_n, int(case.n * scale))
     case.stdlib(max(1, n // 10))
     case.treadle(max(1, n // 10))
     std: list[float] = []

@@ -92,6 +92,7 @@ CASES = [
         n=_COUNTS[method],
         target=_TARGETS[method],
         note="issue 13",
+        min_n=_COUNTS[method],
     )
     for method in ("spawn", "forkserver", "fork")
 ]
