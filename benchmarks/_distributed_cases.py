@@ -120,23 +120,25 @@ def _rss() -> int:
     return 0
 
 
-def memory_run(items: int, chunksize: int, buffersize: int) -> tuple[float, list[int]]:
+def memory_run(
+    items: int, chunksize: int, buffersize: int, *, message_log: bool = True
+) -> tuple[float, list[int]]:
     """Map over *items* with a bounded buffer; return seconds and RSS samples (bytes).
 
     On a cluster of its own whose scheduler runs in another process (a LocalCluster's
-    runs in this one, and its task history would count as the client's memory).
+    runs in this one, and its task history would count as the client's memory). With
+    *message_log* false, Dask's client does not keep its last 1,000 messages to the
+    scheduler (``distributed.admin.low-level-log-length``): a bounded store that fills
+    in the first part of the run, each task's pickled arguments among them.
     """
     import dask  # type: ignore[import-not-found,unused-ignore]
     import distributed  # type: ignore[import-not-found,unused-ignore]
 
     samples: list[int] = []
     every = max(1, items // 20)
+    log_config = {} if message_log else {"distributed.admin.low-level-log-length": 0}
     with (
-        # Dask's client keeps its last 1,000 messages under 1 MB to the scheduler, each
-        # task's pickled arguments among them (distributed.admin.low-level-log-length):
-        # bounded, but with chunks of 50,000 items that bound is about 350 MB. Off here,
-        # so that what is measured is the client's working memory.
-        dask.config.set({"distributed.admin.low-level-log-length": 0}),
+        dask.config.set(log_config),
         distributed.SubprocessCluster(
             host="127.0.0.1",
             n_workers=2,
@@ -163,9 +165,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--memory", type=int, default=10_000_000)
-    parser.add_argument("--chunksize", type=int, default=50_000)
+    parser.add_argument("--chunksize", type=int, default=2_000)
     parser.add_argument("--buffersize", type=int, default=8)
     parser.add_argument("--memory-only", action="store_true")
+    parser.add_argument(
+        "--no-message-log",
+        action="store_true",
+        help="turn off the client's log of its last 1,000 messages to the scheduler",
+    )
     args = parser.parse_args()
     n = args.items
     for name, run in (
@@ -181,7 +188,9 @@ def main() -> None:
         seconds = run(n)
         print(f"{name}: {n:,} items in {seconds:.1f} s, {n / seconds:,.0f} items/s", flush=True)
     m = args.memory
-    seconds, samples = memory_run(m, args.chunksize, args.buffersize)
+    seconds, samples = memory_run(
+        m, args.chunksize, args.buffersize, message_log=not args.no_message_log
+    )
     mib = [s / 2**20 for s in samples]
     print(
         f"map(chunksize={args.chunksize}, buffersize={args.buffersize}) over {m:,} items: "
