@@ -207,12 +207,9 @@ def run_child(fd: int, parent_sentinel: int | None, *, tracker_fd: int | None = 
     Returns the exit code of the process object's run. *tracker_fd*, if given, is the
     descriptor of the parent's resource tracker, which the child adopts.
     """
-    # The C unpickler itself: the pickle module around it (its Python pickler, struct,
-    # the disassembler's tables) is about 1.5 ms of imports that a child never uses.
-    try:
-        from _pickle import load
-    except ImportError:  # an interpreter without the C accelerator
-        from pickle import load
+    from . import _native
+
+    load = _native.payload_loader()
 
     if tracker_fd is not None:
         from . import _tracker  # type: ignore[attr-defined,unused-ignore]
