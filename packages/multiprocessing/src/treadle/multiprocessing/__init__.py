@@ -74,40 +74,28 @@ __all__ = [
     "set_start_method",
 ]
 
-# As in the stdlib: the names are the default context's attributes and bound methods.
-# The objects of parts 2 and 3 (locks, queues, shared values, Manager, Pool) import their
-# modules when first called.
-Array = _default_context.Array
-Barrier = _default_context.Barrier
-BoundedSemaphore = _default_context.BoundedSemaphore
-Condition = _default_context.Condition
-Event = _default_context.Event
-JoinableQueue = _default_context.JoinableQueue
-Lock = _default_context.Lock
-Manager = _default_context.Manager
-Pipe = _default_context.Pipe
-Pool = _default_context.Pool
-Queue = _default_context.Queue
-RLock = _default_context.RLock
-RawArray = _default_context.RawArray
-RawValue = _default_context.RawValue
-Semaphore = _default_context.Semaphore
-SimpleQueue = _default_context.SimpleQueue
-Value = _default_context.Value
-active_children = _default_context.active_children
-allow_connection_pickling = _default_context.allow_connection_pickling
-cpu_count = _default_context.cpu_count
-current_process = _default_context.current_process
-freeze_support = _default_context.freeze_support
-get_all_start_methods = _default_context.get_all_start_methods
-get_context = _default_context.get_context
-get_logger = _default_context.get_logger
-get_start_method = _default_context.get_start_method
-log_to_stderr = _default_context.log_to_stderr
-parent_process = _default_context.parent_process
-set_executable = _default_context.set_executable
-set_forkserver_preload = _default_context.set_forkserver_preload
-set_start_method = _default_context.set_start_method
+# As in the stdlib, the module's functions are the default context's bound methods (the
+# objects of parts 2 and 3 import their modules when first called). Unpacked by concern,
+# so that type checkers see each name's own signature.
+_c = _default_context
+Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore = (
+    _c.Barrier, _c.BoundedSemaphore, _c.Condition, _c.Event, _c.Lock, _c.RLock, _c.Semaphore
+)  # fmt: skip
+JoinableQueue, Pipe, Queue, SimpleQueue = (_c.JoinableQueue, _c.Pipe, _c.Queue, _c.SimpleQueue)
+Array, RawArray, RawValue, Value = (_c.Array, _c.RawArray, _c.RawValue, _c.Value)
+Manager, Pool = (_c.Manager, _c.Pool)
+active_children, current_process, parent_process, cpu_count = (
+    _c.active_children, _c.current_process, _c.parent_process, _c.cpu_count
+)  # fmt: skip
+freeze_support, set_executable, allow_connection_pickling = (
+    _c.freeze_support, _c.set_executable, _c.allow_connection_pickling
+)  # fmt: skip
+get_context, get_all_start_methods, get_start_method, set_start_method = (
+    _c.get_context, _c.get_all_start_methods, _c.get_start_method, _c.set_start_method
+)  # fmt: skip
+set_forkserver_preload = _c.set_forkserver_preload
+get_logger, log_to_stderr = (_c.get_logger, _c.log_to_stderr)
+del _c
 
 # `reducer` is the reduction module, as in the stdlib, but imported on first use (it pulls
 # in socket and pickle, which a spawned child may not need): see __getattr__ below.

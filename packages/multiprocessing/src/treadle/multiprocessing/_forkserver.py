@@ -560,11 +560,11 @@ def main(
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    # What every child runs anyway (pickle loads its payload): imported once here, not
-    # once per child, where it cost a third of a start.
-    import pickle  # noqa: F401,PLC0415
+    # What every child runs anyway (the unpickler of its payload): imported once here,
+    # not once per child, where it cost a third of a start.
+    from . import _context, _native  # noqa: F401,PLC0415
 
-    from . import _context  # noqa: F401,PLC0415
+    _native.payload_loader()
 
     _preload(preload, sys_path, main_path)
     # What is loaded now is shared by every child: moved out of the collector's sight,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import _context, _util
+from . import _context, _native, _util
 from . import _process as process
 
 # Annotations only: importing typing would cost every spawned child several ms.
@@ -207,8 +207,6 @@ def run_child(fd: int, parent_sentinel: int | None, *, tracker_fd: int | None = 
     Returns the exit code of the process object's run. *tracker_fd*, if given, is the
     descriptor of the parent's resource tracker, which the child adopts.
     """
-    from . import _native
-
     load = _native.payload_loader()
 
     if tracker_fd is not None:
