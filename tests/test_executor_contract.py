@@ -4,7 +4,7 @@ The same tests run against the stdlib's ThreadPoolExecutor, treadle's, and tread
 DistributedExecutor on a local Dask cluster (when ``distributed`` is installed). An
 executor joins with one line in ``KITS``: a :class:`Kit` says how to make it and how its
 calls are blocked and released (an Event for threads, a Dask Event on a cluster). A known
-difference is a named, strict xfail in ``DIFFERENCES``.
+difference is a named xfail in ``DIFFERENCES``: strict, unless ``RACES`` lists it.
 """
 
 from __future__ import annotations
@@ -134,6 +134,13 @@ DIFFERENCES: dict[tuple[str, str], str] = {
         "after cancel() asked the scheduler"
     ),
 }
+# Differences whose outcome is a race between the test and the pool's own thread: the
+# pool sometimes cancels the queued calls before the test looks, so these xfails are not
+# strict (a strict one failed CI when the stdlib's manager thread won the race on 3.13).
+RACES: set[tuple[str, str]] = {
+    ("stdlib-processes", "test_shutdown_cancel_futures"),
+    ("treadle-processes", "test_shutdown_cancel_futures"),
+}
 if sys.version_info < (3, 14):
     for _pool in ("stdlib-threads", "stdlib-processes"):
         DIFFERENCES[_pool, "test_map_buffersize"] = "map(buffersize=) is new in 3.14"
@@ -208,9 +215,10 @@ def kit(request: pytest.FixtureRequest) -> Kit:
     chosen: Kit = request.param
     if chosen.needs is not None and importlib.util.find_spec(chosen.needs) is None:
         pytest.skip(f"{chosen.name} needs {chosen.needs}, not installed here")
-    reason = DIFFERENCES.get((chosen.name, request.node.originalname))
+    key = (chosen.name, request.node.originalname)
+    reason = DIFFERENCES.get(key)
     if reason is not None:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=key not in RACES))
     return chosen
 
 
