@@ -98,3 +98,22 @@ def test_a_failed_install_is_not_retried_the_same_day(
     marker.write_text("2000-01-01\n")
     assert pythons.install("3.12") is None
     assert tried == ["3.12"] * 4
+
+
+def test_an_unpacked_debian_library_gets_its_bytecode(isolated: Path) -> None:
+    # dpkg-deb -x leaves the library without .pyc files; write_bytecode compiles it once
+    # (the test data of the library is left alone), and not again once it is there.
+    tag = RUNNING.replace(".", "")
+    stdlib = isolated / "installed" / f"debian-{RUNNING}" / "prefix" / "usr" / "lib"
+    stdlib = stdlib / f"python{RUNNING}"
+    (stdlib / "test").mkdir(parents=True)
+    (stdlib / "typing.py").write_text("X = 1\n")
+    (stdlib / "test" / "badsyntax.py").write_text("def (:\n")
+    python = Path(sys.executable)
+    pythons.write_bytecode(RUNNING, python)
+    typing_pyc = stdlib / "__pycache__" / f"typing.cpython-{tag}.pyc"
+    assert typing_pyc.exists()
+    assert not (stdlib / "test" / "__pycache__").exists()
+    (stdlib / "other.py").write_text("Y = 2\n")
+    pythons.write_bytecode(RUNNING, python)  # done already: nothing is compiled
+    assert not (stdlib / "__pycache__" / f"other.cpython-{tag}.pyc").exists()
