@@ -7,6 +7,7 @@ and of a package, a ``-c`` main (the interactive case), and a script without the
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -143,3 +144,164 @@ def test_unguarded_main_does_not_fork_bomb(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "An attempt has been made to start a new process" in done.stderr
     assert done.stdout.split() == ["exitcode", "1"]
+
+
+# ---------------------------------------------------------------------------------------
+# The child's start-up shortcuts: the main script's code compiled once by the parent, and
+# the C unpickler loaded without functools. Each must behave as the long way does.
+
+ANNOTATED = """
+import sys
+from treadle import multiprocessing
+
+def annotated(x: int) -> None:
+    pass
+
+def target():
+    # The script has no `from __future__ import annotations`: its annotations are
+    # objects in the child too, whatever the package's own modules import.
+    sys.exit(0 if annotated.__annotations__["x"] is int else 7)
+
+if __name__ == "__main__":
+    p = multiprocessing.get_context(sys.argv[1]).Process(target=target)
+    p.start()
+    p.join()
+    print("exitcode", p.exitcode)
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_main_script_keeps_its_own_future_flags(tmp_path: Path, method: str) -> None:
+    (tmp_path / "prog.py").write_text(ANNOTATED)
+    done = _run(["prog.py", method], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["exitcode", "0"]
+
+
+def test_parents_compiled_main_is_used_only_while_valid(tmp_path: Path) -> None:
+    from treadle.multiprocessing import _spawn
+
+    script = tmp_path / "prog.py"
+    script.write_text("VALUE = 1\n")
+    path = str(script)
+    compiled = _spawn._compiled_main(path)
+    assert compiled is not None
+    code = _spawn._reuse_main_code(path, compiled)
+    assert code is not None
+    assert code.co_filename == path
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    assert namespace["VALUE"] == 1
+
+    # Another interpreter's bytecode, another -O level, or malformed data: not used.
+    magic, optimize, mtime_ns, size, blob = compiled
+    for other in (
+        (b"\0\0\r\n", optimize, mtime_ns, size, blob),
+        (magic, optimize + 1, mtime_ns, size, blob),
+        (magic, optimize, mtime_ns, size, b"not marshal data"),
+        (magic, optimize, mtime_ns),
+        None,
+    ):
+        assert _spawn._reuse_main_code(path, other) is None
+
+    # The script changed after the parent compiled it: the child compiles it again.
+    script.write_text("VALUE = 22\n")
+    assert _spawn._reuse_main_code(path, compiled) is None
+    fresh = _spawn._compiled_main(path)
+    assert fresh is not None
+    assert fresh != compiled
+
+
+def test_parent_leaves_unusual_mains_to_the_child(tmp_path: Path) -> None:
+    from treadle.multiprocessing import _spawn
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("def (:\n")
+    assert _spawn._compiled_main(str(broken)) is None  # the child reports the error
+    assert _spawn._compiled_main(str(tmp_path / "missing.py")) is None
+    assert _spawn._compiled_main(str(tmp_path)) is None  # a folder: runpy's case
+
+
+def test_edited_main_runs_as_edited(tmp_path: Path) -> None:
+    # The parent compiles prog.py for its first child, then the file changes: the second
+    # child runs the new text, as it would if it compiled the script itself.
+    (tmp_path / "prog.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from treadle import multiprocessing
+
+            def target():
+                sys.exit(CODE)
+
+            CODE = 3
+
+            if __name__ == "__main__":
+                ctx = multiprocessing.get_context("spawn")
+                for _ in range(2):
+                    p = ctx.Process(target=target)
+                    p.start()
+                    p.join()
+                    print("exitcode", p.exitcode)
+                    with open(__file__) as f:
+                        text = f.read()
+                    with open(__file__, "w") as f:
+                        f.write(text.replace("CODE = 3", "CODE = 44"))
+            """
+        )
+    )
+    done = _run(["prog.py"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["exitcode", "3", "exitcode", "44"]
+
+
+UNPICKLER = """
+import sys
+from treadle.multiprocessing import _native
+
+load = _native.payload_loader()
+assert "functools" not in sys.modules, "functools was imported"
+import _pickle
+import functools
+import pickle
+
+assert load is _pickle.load
+assert type(functools.reduce).__name__ == "builtin_function_or_method"  # the real one
+
+
+class KeywordOnly:
+    def __new__(cls, *, size):
+        self = super().__new__(cls)
+        self.size = size
+        return self
+
+    def __getnewargs_ex__(self):
+        return (), {"size": self.size}
+
+
+# Protocol 2 pickles keyword arguments to __new__ through functools.partial, the object
+# the C pickler took while functools was a stand-in.
+for protocol in (2, pickle.HIGHEST_PROTOCOL):
+    assert pickle.loads(pickle.dumps(KeywordOnly(size=3), protocol)).size == 3
+    assert pickle.loads(pickle.dumps(functools.partial(int, "7"), protocol))() == 7
+print("ok")
+"""
+
+
+def test_unpickler_loads_without_functools(tmp_path: Path) -> None:
+    # -S: no site, so that no .pth file (coverage's, in a test environment) has imported
+    # functools before the child's first step; treadle is found through PYTHONPATH.
+    import treadle
+
+    roots = os.pathsep.join(os.path.dirname(portion) for portion in treadle.__path__)
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", UNPICKLER],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": roots},
+        capture_output=True,
+        text=True,
+        timeout=80,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok"]

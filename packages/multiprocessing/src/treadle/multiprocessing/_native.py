@@ -18,7 +18,12 @@ import _thread
 import atexit
 import os
 import sys
-import types
+
+# The weak references the package keeps its registries with, from the C module and the
+# small pure-Python set: the public weakref module would cost every spawned child its
+# import (WeakSet and ref are the very same classes it exports).
+from _weakref import ref as WeakRef
+from _weakrefset import WeakSet
 
 # Annotations only: importing typing would cost every spawned child several ms.
 TYPE_CHECKING = False
@@ -31,8 +36,10 @@ __all__ = [
     "OS_FORK_WARNS",
     "PLATFORM",
     "VERSION",
-    "SemLock",
+    "WeakRef",
+    "WeakSet",
     "allocate_lock",
+    "bytecode_magic",
     "caller_frame",
     "clear_atexit",
     "cpu_count",
@@ -51,6 +58,7 @@ __all__ = [
     "register_exit_hook",
     "run_atexit",
     "sem_unlink",
+    "semlock_type",
     "shm_open",
     "shm_unlink",
     "simple_cdata_type",
@@ -158,21 +166,18 @@ def interpreter_flags() -> list[str]:
 # ---------------------------------------------------------------------------------------
 # fork+exec with a given set of descriptors kept open (no shell, no preexec function).
 
-try:
-    import _posixsubprocess
-
-    _native_fork_exec: Callable[..., int] | None = _posixsubprocess.fork_exec
-except ImportError:  # pragma: no cover - Windows, WASI
-    _native_fork_exec = None
-
 
 def fork_exec_passfds(path: bytes, args: Sequence[bytes], passfds: tuple[int, ...]) -> int:
     """Start *path* with *args*, keeping only *passfds* open in the child; return its pid.
 
     Raises the OSError of a failed exec in the parent (reported through an error pipe).
     """
-    if _native_fork_exec is None:
-        raise OSError(f"treadle.multiprocessing cannot start processes on {PLATFORM}")
+    # Imported here, like the other C modules below: a child rarely starts processes.
+    try:
+        import _posixsubprocess
+    except ImportError:  # pragma: no cover - Windows, WASI
+        raise OSError(f"treadle.multiprocessing cannot start processes on {PLATFORM}") from None
+    native_fork_exec: Callable[..., int] = _posixsubprocess.fork_exec
     errpipe_read, errpipe_write = os.pipe()
     # The error pipe is kept open in the child too (and stays close-on-exec there).
     keep = tuple(sorted({*passfds, errpipe_write}))
@@ -183,11 +188,11 @@ def fork_exec_passfds(path: bytes, args: Sequence[bytes], passfds: tuple[int, ..
         )  # fmt: skip
         tail = (None, None, None, -1, None)  # gid, extra_groups, uid, umask, preexec_fn
         if VERSION < (3, 11):
-            pid = _native_fork_exec(*head, *tail)
+            pid = native_fork_exec(*head, *tail)
         elif VERSION < (3, 14):
-            pid = _native_fork_exec(*head, -1, *tail, True)  # pgid_to_set, allow_vfork
+            pid = native_fork_exec(*head, -1, *tail, True)  # pgid_to_set, allow_vfork
         else:
-            pid = _native_fork_exec(*head, -1, *tail)
+            pid = native_fork_exec(*head, -1, *tail)
     finally:
         os.close(errpipe_write)
     try:
@@ -299,17 +304,58 @@ def caller_frame(depth: int) -> Any:
 exit_now: Callable[[int], NoReturn] = os._exit
 
 
+def bytecode_magic() -> bytes | None:
+    """Return this interpreter's bytecode magic number (marshalled code is valid only here).
+
+    Read from the import system's frozen module, always loaded; importlib.util, which
+    exports it, would be an import of its own.
+    """
+    try:
+        import _frozen_importlib_external  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - every CPython 3.10-3.14 has it
+        return None
+    magic = getattr(_frozen_importlib_external, "MAGIC_NUMBER", None)
+    return magic if isinstance(magic, bytes) else None
+
+
 def payload_loader() -> Callable[[IO[bytes]], Any]:
     """Return the C unpickler's ``load`` (``pickle.load``), for a new child's payload.
 
     Taken from ``_pickle`` itself: the ``pickle`` module around it (its Python pickler,
     ``struct``) is about 1.5 ms of imports a spawned child never uses.
     """
+    if "_pickle" not in sys.modules and "functools" not in sys.modules and lone_thread():
+        _import_unpickler_alone()
     try:
         from _pickle import load
     except ImportError:  # an interpreter without the C accelerator
         from pickle import load
     return load
+
+
+def _import_unpickler_alone() -> None:
+    # When _pickle initialises it imports functools for a single object, ``partial``,
+    # which functools itself re-exports from the C module _functools. The import of
+    # functools brings collections, operator, keyword and reprlib with it: about 4 ms of
+    # a spawned child's start on 3.10, spent on nothing the child uses. A stand-in module
+    # holding that same ``partial`` answers the one lookup; it is in sys.modules only
+    # during this import, while the new process runs no other thread, and a later
+    # ``import functools`` loads the real module. If _pickle wants more than it has, the
+    # import fails and the caller imports it the ordinary way.
+    try:
+        from _functools import partial  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - every CPython has _functools
+        return
+    stand_in = type(sys)("functools")
+    stand_in.partial = partial  # type: ignore[attr-defined]
+    sys.modules["functools"] = stand_in
+    try:
+        import _pickle  # noqa: F401
+    except Exception:  # the ordinary import follows, in the caller
+        pass
+    finally:
+        if sys.modules.get("functools") is stand_in:
+            del sys.modules["functools"]
 
 
 def fd_ready(fd: int, timeout: float | None) -> bool:
@@ -341,55 +387,60 @@ def publish(namespace: dict[str, Any]) -> None:
     package = home.rpartition(".")[0] if home.count(".") > 1 else home
     for name in namespace.get("__all__", ()):
         obj = namespace[name]
-        is_code = isinstance(obj, (type, types.FunctionType))
+        is_code = isinstance(obj, type) or type(obj) is _FUNCTION
         if is_code and str(getattr(obj, "__module__", "")).startswith(package + "."):
             obj.__module__ = home
+
+
+# The class of plain functions (types.FunctionType, without importing types).
+_FUNCTION = type(publish)
 
 
 # ---------------------------------------------------------------------------------------
 # Section of helper F (resource tracker, forkserver): removing named semaphores and
 # shared-memory segments by name, for the tracker's clean-up of what a dead process left.
+# The C modules are imported on first use: most children never touch them.
 
-try:
-    import _multiprocessing as _mp_native  # type: ignore[import-not-found,unused-ignore]
 
-    _sem_unlink: Callable[[str], None] | None = getattr(_mp_native, "sem_unlink", None)
-    # The C semaphore (named, process-shared) that every lock of synchronize wraps: the
-    # only C primitive of the package's part 2. Its interface is the same on 3.10-3.14.
-    SemLock: Any = getattr(_mp_native, "SemLock", None)
-except ImportError:  # pragma: no cover - a build without named semaphores
-    _sem_unlink = None
-    SemLock = None
+def semlock_type() -> Any:
+    """Return the C semaphore class (named, process-shared) that every lock wraps.
 
-try:
-    import _posixshmem  # type: ignore[import-not-found,unused-ignore]
-
-    _shm_unlink: Callable[[str], None] | None = _posixshmem.shm_unlink
-    _shm_open: Callable[..., int] | None = _posixshmem.shm_open
-except ImportError:  # pragma: no cover - no POSIX shared memory here
-    _shm_unlink = None
-    _shm_open = None
+    The only C primitive of synchronize and queues; its interface is the same on
+    3.10-3.14. None on a build without named semaphores.
+    """
+    try:
+        import _multiprocessing  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - a build without named semaphores
+        return None
+    return getattr(_multiprocessing, "SemLock", None)
 
 
 def sem_unlink(name: str) -> None:
     """Remove the named semaphore *name* (``sem_unlink(3)``); OSError when it is gone."""
-    if _sem_unlink is None:
-        raise OSError(f"named semaphores are not available on {PLATFORM}")
-    _sem_unlink(name)
+    try:
+        from _multiprocessing import sem_unlink as unlink  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - a build without named semaphores
+        raise OSError(f"named semaphores are not available on {PLATFORM}") from None
+    unlink(name)
+
+
+def _posix_shm() -> Any:
+    try:
+        import _posixshmem  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - no POSIX shared memory here
+        raise OSError(f"POSIX shared memory is not available on {PLATFORM}") from None
+    return _posixshmem
 
 
 def shm_unlink(name: str) -> None:
     """Remove the shared-memory segment *name* (``shm_unlink(3)``); OSError when gone."""
-    if _shm_unlink is None:
-        raise OSError(f"POSIX shared memory is not available on {PLATFORM}")
-    _shm_unlink(name)
+    _posix_shm().shm_unlink(name)
 
 
 def shm_open(name: str, flags: int, mode: int = 0o600) -> int:
     """Open (or, with ``os.O_CREAT``, create) the segment *name*; return its descriptor."""
-    if _shm_open is None:
-        raise OSError(f"POSIX shared memory is not available on {PLATFORM}")
-    return _shm_open(name, flags, mode=mode)
+    fd: int = _posix_shm().shm_open(name, flags, mode=mode)
+    return fd
 
 
 def simple_cdata_type() -> type:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from weakref import WeakSet
 
 # Annotations only: importing typing would cost every spawned child several ms.
 TYPE_CHECKING = False
@@ -456,10 +455,10 @@ def _forget_children_in_fork_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_children_in_fork_child)
 
-# CPython's tests look for process objects left alive here.
-_dangling: WeakSet[BaseProcess] = WeakSet()
-
 # Bound once, at the end (they import this module): a function-level relative import
 # runs importlib's Python code on every call, which start() and a child's bootstrap
 # would pay each time. Every process that starts or is a child has them loaded anyway.
 from . import _context, _native, _util  # noqa: E402
+
+# CPython's tests look for process objects left alive here.
+_dangling: _native.WeakSet[BaseProcess] = _native.WeakSet()

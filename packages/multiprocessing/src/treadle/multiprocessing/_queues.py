@@ -61,7 +61,7 @@ __all__ = ["JoinableQueue", "Queue", "SimpleQueue"]
 _T = TypeVar("_T")
 
 #: The largest count a semaphore holds: an unbounded queue's ``maxsize``.
-SEM_VALUE_MAX: int = getattr(_native.SemLock, "SEM_VALUE_MAX", 0x7FFFFFFF)
+SEM_VALUE_MAX: int = getattr(_native.semlock_type(), "SEM_VALUE_MAX", 0x7FFFFFFF)
 
 # Writes to a pipe of at most this many bytes are atomic (POSIX).
 _ATOMIC = getattr(select, "PIPE_BUF", 512)

@@ -159,8 +159,82 @@ def get_preparation_data(name: str) -> dict[str, Any]:
         if main_path is not None:
             if not os.path.isabs(main_path) and process.ORIGINAL_DIR is not None:
                 main_path = os.path.join(process.ORIGINAL_DIR, main_path)
-            data["init_main_from_path"] = os.path.normpath(main_path)
+            data["init_main_from_path"] = main_path = os.path.normpath(main_path)
+            compiled = _compiled_main(main_path)
+            if compiled is not None:
+                data["main_code"] = compiled
     return data
+
+
+# The parent's main script, compiled once for all its children: {(path, mtime_ns, size):
+# marshalled code}, the latest only.
+_main_code_cache: dict[tuple[str, int, int], bytes] = {}
+_MAIN_CODE_LIMIT = 1 << 20  # bytes of source; a larger script is compiled by each child
+
+
+def _compiled_main(path: str) -> tuple[bytes | None, int, int, int, bytes] | None:
+    """Return the main script's code, marshalled, with what a child checks before use.
+
+    A new child's first ``compile()`` costs about 2 ms (the compiler creates its AST
+    types on first use); unmarshalling the parent's compilation costs almost nothing.
+    The child uses it only if its bytecode magic and optimisation level are the parent's
+    and the file's modification time and size are those compiled here.
+    """
+    if not path.endswith(".py"):
+        return None
+    try:
+        stat = os.stat(path)
+        if stat.st_size > _MAIN_CODE_LIMIT:
+            return None
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        blob = _main_code_cache.get(key)
+        if blob is None:
+            blob = _compile_to_bytes(path, stat.st_size)
+            if blob is None:
+                return None
+            _main_code_cache.clear()
+            _main_code_cache[key] = blob
+    except OSError:
+        return None
+    return (_native.bytecode_magic(), sys.flags.optimize, stat.st_mtime_ns, stat.st_size, blob)
+
+
+def _compile_to_bytes(path: str, size: int) -> bytes | None:
+    import marshal
+    import warnings
+
+    with open(path, "rb") as source:
+        text = source.read()
+    if len(text) != size:
+        return None  # changed while we looked: let the child read it
+    # The parent has shown this script's compile-time warnings already; an error is
+    # left for the child to report, as it would be without this shortcut.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            code = compile(text, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            return None
+    return marshal.dumps(code)
+
+
+def _reuse_main_code(path: str, compiled: Any) -> Any:
+    """Return the code object the parent sent, if it is valid here for *path*; else None."""
+    try:
+        magic, optimize, mtime_ns, size, blob = compiled
+        stat = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    if magic is None or magic != _native.bytecode_magic() or optimize != sys.flags.optimize:
+        return None
+    if (stat.st_mtime_ns, stat.st_size) != (mtime_ns, size):
+        return None
+    import marshal
+
+    try:
+        return marshal.loads(blob)
+    except (EOFError, TypeError, ValueError):
+        return None
 
 
 def write_payload(
@@ -240,7 +314,7 @@ def prepare(data: dict[str, Any]) -> None:
     if main_name is not None:
         _main_from_name(main_name)
     elif main_path is not None:
-        import_main_path(main_path)
+        import_main_path(main_path, data.get("main_code"))
 
 
 def _set_name(name: str) -> None:
@@ -306,8 +380,12 @@ def _main_from_name(name: str) -> None:
     _install_main(module)
 
 
-def import_main_path(main_path: str) -> None:
-    """Run the parent's main script as the module ``__mp_main__`` (guarded code skipped)."""
+def import_main_path(main_path: str, compiled: Any = None) -> None:
+    """Run the parent's main script as the module ``__mp_main__`` (guarded code skipped).
+
+    *compiled* is the parent's compilation of it (``main_code`` in the preparation
+    data), used when still valid.
+    """
     current = sys.modules.get("__main__")
     if getattr(current, "__file__", None) == main_path:
         return
@@ -322,8 +400,11 @@ def import_main_path(main_path: str) -> None:
         _install_main(module)
         return
     # A plain script: compile and run it in a fresh module, without importing runpy.
-    with open(main_path, "rb") as source:
-        code = compile(source.read(), main_path, "exec")
+    code = _reuse_main_code(main_path, compiled) if compiled is not None else None
+    if code is None:
+        with open(main_path, "rb") as source:
+            # dont_inherit: this module's own __future__ imports are not the script's.
+            code = compile(source.read(), main_path, "exec", dont_inherit=True)
     module = type(sys)("__mp_main__")
     module.__dict__.update(
         __file__=main_path, __cached__=None, __loader__=None, __package__="", __spec__=None

@@ -1,7 +1,7 @@
 """Locks, semaphores, conditions, events and barriers shared between processes.
 
 Every object here is built on the interpreter's process-shared semaphore
-(``_native.SemLock``, a POSIX named semaphore). What a child may receive follows 3.14:
+(``_native.semlock_type()``, a POSIX named semaphore). What a child may receive follows 3.14:
 
 * a fork child inherits the objects its parent holds;
 * a spawn or forkserver child gets them only while it is being prepared (as arguments
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 # The two kinds the C semaphore knows, and its largest count.
 RECURSIVE_MUTEX = 0
 SEMAPHORE = 1
-SEM_VALUE_MAX: int = _native.SemLock.SEM_VALUE_MAX if _native.SemLock is not None else 0
+_SemLock = _native.semlock_type()
+SEM_VALUE_MAX: int = _SemLock.SEM_VALUE_MAX if _SemLock is not None else 0
 
 _FORK_CONTEXT_MESSAGE = (
     "A SemLock created in a fork context is being shared with a process in a spawn"
@@ -125,7 +126,7 @@ class SemLock:
     _is_fork_ctx: bool
 
     def __init__(self, kind: int, value: int, maxvalue: int, *, ctx: Any) -> None:
-        if _native.SemLock is None:  # pragma: no cover - a build without sem_open
+        if _SemLock is None:  # pragma: no cover - a build without sem_open
             raise ImportError("This platform lacks a functioning sem_open implementation")
         if kind not in (RECURSIVE_MUTEX, SEMAPHORE):
             raise ValueError(f"kind must be RECURSIVE_MUTEX or SEMAPHORE, got {kind!r}")
@@ -138,7 +139,7 @@ class SemLock:
         semlock = None
         for _ in range(_NAME_ATTEMPTS):
             try:
-                semlock = _native.SemLock(kind, value, maxvalue, _fresh_name(), anonymous)
+                semlock = _SemLock(kind, value, maxvalue, _fresh_name(), anonymous)
                 break
             except FileExistsError:
                 continue
@@ -187,7 +188,7 @@ class SemLock:
         return (semlock.handle, semlock.kind, semlock.maxvalue, semlock.name)
 
     def __setstate__(self, state: tuple[int, int, int, str | None]) -> None:
-        self._adopt(_native.SemLock._rebuild(*state))
+        self._adopt(_SemLock._rebuild(*state))
         # What a child received may be passed on to its own children (gh-108520).
         self._is_fork_ctx = False
 
