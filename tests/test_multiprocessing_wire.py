@@ -158,3 +158,25 @@ def test_wrong_key_is_refused_by_both(version: str) -> None:
             _, err = peer.communicate(timeout=60)
     assert peer.returncode != 0
     assert "AuthenticationError" in err
+
+
+@pytest.mark.parametrize("family", ["AF_UNIX", "AF_INET"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_stdlib_listener_refuses_treadle_client_with_wrong_key(
+    version: str, family: str, tmp_path: Path
+) -> None:
+    # Over AF_UNIX treadle's client sends its own challenge with its answer, before the
+    # verdict: a stdlib listener that refuses the answer must still reach it with
+    # #FAILURE#, as AuthenticationError, not as a reset connection.
+    address: Any = str(tmp_path / "peer.sock") if family == "AF_UNIX" else ("127.0.0.1", 0)
+    peer = _peer(version, "listener", address, b"right")
+    try:
+        assert peer.stdout is not None
+        line = peer.stdout.readline()
+        assert line, peer.stderr.read() if peer.stderr else ""
+        with pytest.raises(AuthenticationError, match="digest sent was rejected"):
+            connection.Client(ast.literal_eval(line), authkey=b"wrong")
+    finally:
+        _, err = peer.communicate(timeout=60)
+    assert peer.returncode != 0
+    assert "AuthenticationError" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import importlib
 import os
@@ -199,3 +200,53 @@ def test_client_refuses_a_listener_that_sends_a_pickle(tmp_path: Path) -> None:
             connection.Client(listener.address, authkey=b"secret")
         thread.join()
     assert not marker.exists()
+
+
+def _peer_challenges(conn: Any, key: bytes) -> bytes:
+    """Play the listener's first half by hand: challenge, check the answer's HMAC."""
+    nonce = b"{sha256}" + os.urandom(40)
+    conn.send_bytes(CHALLENGE + nonce)
+    answer = conn.recv_bytes()
+    assert answer == b"{sha256}" + hmac.digest(key, nonce, "sha256")
+    return nonce
+
+
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_client_handshake_pipelines_its_challenge_only_when_asked(pipelined: bool) -> None:
+    from treadle.multiprocessing import _auth
+
+    key = os.urandom(16)
+    ours, theirs = connection.Pipe()
+    with ours, theirs:
+        thread, outcome = _in_thread(
+            functools.partial(_auth.client_handshake, pipelined=pipelined), theirs, key
+        )
+        _peer_challenges(ours, key)
+        # Pipelined, the client's challenge is already on its way before any verdict;
+        # otherwise it waits for the welcome (a short poll proves nothing more came).
+        assert ours.poll(10 if pipelined else 0.2) is pipelined
+        ours.send_bytes(WELCOME)
+        challenge = ours.recv_bytes()
+        assert challenge.startswith(CHALLENGE + b"{sha256}")
+        nonce = challenge[len(CHALLENGE) :]
+        ours.send_bytes(b"{sha256}" + hmac.digest(key, nonce, "sha256"))
+        assert ours.recv_bytes() == WELCOME
+        thread.join()
+    assert outcome == [None]
+
+
+def test_pipelining_client_refused_gets_authentication_error() -> None:
+    from treadle.multiprocessing import _auth
+
+    ours, theirs = connection.Pipe()
+    with ours, theirs:
+        thread, outcome = _in_thread(
+            functools.partial(_auth.client_handshake, pipelined=True), theirs, b"wrong"
+        )
+        ours.send_bytes(CHALLENGE + b"{sha256}" + os.urandom(40))
+        ours.recv_bytes()  # a wrong answer
+        ours.send_bytes(FAILURE)
+        ours.close()  # with the client's challenge unread
+        thread.join()
+    assert isinstance(outcome[0], AuthenticationError)
+    assert "rejected" in str(outcome[0])

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
 
 
-__all__ = ["answer_challenge", "deliver_challenge"]
+__all__ = ["answer_challenge", "client_handshake", "deliver_challenge", "server_handshake"]
 
 CHALLENGE = b"#CHALLENGE#"
 WELCOME = b"#WELCOME#"
@@ -152,14 +152,7 @@ def deliver_challenge(connection: _Channel, authkey: bytes, digest_name: str = "
     whether it passed. Raises :exc:`AuthenticationError` when it did not.
     """
     key = _check_key(authkey)
-    nonce = b"{" + digest_name.encode("ascii") + b"}" + os.urandom(NONCE_BYTES)
-    connection.send_bytes(CHALLENGE + nonce)
-    try:
-        _verify_challenge(key, nonce, _read(connection))
-    except AuthenticationError:
-        connection.send_bytes(FAILURE)
-        raise
-    connection.send_bytes(WELCOME)
+    _judge_answer(connection, key, _send_challenge(connection, digest_name))
 
 
 def answer_challenge(connection: _Channel, authkey: bytes) -> None:
@@ -169,12 +162,92 @@ def answer_challenge(connection: _Channel, authkey: bytes) -> None:
     not accept the answer.
     """
     key = _check_key(authkey)
+    connection.send_bytes(_answer_to_challenge(connection, key))
+    _read_verdict(connection)
+
+
+def client_handshake(connection: _Channel, authkey: bytes, *, pipelined: bool) -> None:
+    """Authenticate a new client connection both ways: answer the peer, then challenge it.
+
+    With *pipelined*, our challenge leaves with our answer (one write, where the
+    connection can) instead of after the peer's verdict on it. The peer reads one
+    message at a time, so it meets our challenge just after sending that verdict, as if
+    we had waited; the handshake then takes three turns between the two ends instead of
+    five. Only where a peer that refuses us and closes with our challenge unread cannot
+    make its ``#FAILURE#`` get lost (AF_UNIX): over TCP that close sends a reset, which
+    may overtake it.
+    """
+    key = _check_key(authkey)
+    answer = _answer_to_challenge(connection, key)
+    if not pipelined:
+        connection.send_bytes(answer)
+        _read_verdict(connection)
+        deliver_challenge(connection, key)
+        return
+    nonce = _new_nonce("sha256")
+    send_frames = getattr(connection, "_send_frames", None)
+    if send_frames is not None:
+        send_frames(answer, CHALLENGE + nonce)
+    else:
+        connection.send_bytes(answer)
+        connection.send_bytes(CHALLENGE + nonce)
+    _read_verdict(connection)
+    _judge_answer(connection, key, nonce)
+
+
+def server_handshake(connection: _Channel, authkey: bytes) -> None:
+    """Authenticate a newly accepted connection both ways: challenge the peer, then answer.
+
+    When the peer's challenge has already arrived with its answer (a pipelining client,
+    see :func:`client_handshake`), our verdict and our answer leave in one write, so the
+    peer wakes once for both. Otherwise this is :func:`deliver_challenge` then
+    :func:`answer_challenge`.
+    """
+    key = _check_key(authkey)
+    nonce = _send_challenge(connection, "sha256")
+    _judge_answer(connection, key, nonce, welcome=False)
+    send_frames = getattr(connection, "_send_frames", None)
+    poll = getattr(connection, "poll", None)
+    if send_frames is not None and poll is not None and poll(0):
+        send_frames(WELCOME, _answer_to_challenge(connection, key))
+    else:
+        connection.send_bytes(WELCOME)
+        connection.send_bytes(_answer_to_challenge(connection, key))
+    _read_verdict(connection)
+
+
+def _new_nonce(digest_name: str) -> bytes:
+    return b"{" + digest_name.encode("ascii") + b"}" + os.urandom(NONCE_BYTES)
+
+
+def _send_challenge(connection: _Channel, digest_name: str) -> bytes:
+    nonce = _new_nonce(digest_name)
+    connection.send_bytes(CHALLENGE + nonce)
+    return nonce
+
+
+def _judge_answer(connection: _Channel, key: bytes, nonce: bytes, *, welcome: bool = True) -> None:
+    # Refused: the peer is told so. Accepted: it is welcomed, unless the caller sends
+    # the welcome itself (with more).
+    try:
+        _verify_challenge(key, nonce, _read(connection))
+    except AuthenticationError:
+        connection.send_bytes(FAILURE)
+        raise
+    if welcome:
+        connection.send_bytes(WELCOME)
+
+
+def _answer_to_challenge(connection: _Channel, key: bytes) -> bytes:
     message = _read(connection)
     if not message.startswith(CHALLENGE):
         raise AuthenticationError("protocol error: the peer sent no challenge")
     nonce = message[len(CHALLENGE) :]
     if len(nonce) < LEGACY_NONCE_BYTES:
         raise AuthenticationError(f"challenge too short: {len(nonce)} bytes")
-    connection.send_bytes(_create_response(key, nonce))
+    return _create_response(key, nonce)
+
+
+def _read_verdict(connection: _Channel) -> None:
     if _read(connection) != WELCOME:
         raise AuthenticationError("digest sent was rejected")

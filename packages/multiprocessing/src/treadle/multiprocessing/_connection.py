@@ -22,7 +22,7 @@ import struct
 import time
 
 from . import _reduction
-from ._auth import OversizeMessage, answer_challenge, deliver_challenge
+from ._auth import OversizeMessage, client_handshake, server_handshake
 from ._errors import BufferTooShort
 
 # A child that unpickles a Connection imports this module: typing and treadle.thread_core
@@ -246,6 +246,19 @@ class Connection:
         sent = os.write(fd, framed)
         if sent != size + 4:
             _write_rest(fd, [framed], sent)
+
+    def _send_frames(self, *payloads: bytes) -> None:
+        """Send each of the short *payloads* as a message of its own, in one write.
+
+        For a handshake's answer and challenge, which then reach the peer together.
+        """
+        fd = self._writer()
+        parts: list[bytes] = []
+        for payload in payloads:
+            parts += (_HEADER.pack(len(payload)), payload)
+        sent = os.writev(fd, parts)
+        if sent != sum(map(len, parts)):
+            _write_rest(fd, parts, sent)
 
     @staticmethod
     def _send_message(fd: int, payload: memoryview, size: int) -> None:
@@ -548,8 +561,7 @@ class Listener:
         key = self._authkey
         if key is not None:
             try:
-                deliver_challenge(conn, key)
-                answer_challenge(conn, key)
+                server_handshake(conn, key)
             except BaseException:
                 conn.close()
                 raise
@@ -604,8 +616,7 @@ def Client(address: Address, family: str | None = None, authkey: bytes | None = 
         conn = Connection(sock.detach())
     if key is not None:
         try:
-            answer_challenge(conn, key)
-            deliver_challenge(conn, key)
+            client_handshake(conn, key, pipelined=family == "AF_UNIX")
         except BaseException:
             conn.close()
             raise
