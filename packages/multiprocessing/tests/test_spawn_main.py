@@ -288,14 +288,46 @@ print("ok")
 """
 
 
-def test_unpickler_loads_without_functools(tmp_path: Path) -> None:
+# A finder (from a .pth file, say) that imports functools only when first asked: it must
+# get the real module, and keep sharing it with everyone else.
+LAZY_FINDER = """
+import sys
+from treadle.multiprocessing import _native
+
+got = []
+
+
+class LazyFinder:
+    busy = False
+
+    def find_spec(self, name, path=None, target=None):
+        if not got and not LazyFinder.busy:
+            LazyFinder.busy = True  # its own imports come through here too
+            import functools
+
+            got.append(functools)
+        return None
+
+
+sys.meta_path.insert(0, LazyFinder())
+load = _native.payload_loader()
+import functools
+
+assert got[0] is functools, "two functools modules"
+assert functools.lru_cache, "the stand-in leaked"
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("program", [UNPICKLER, LAZY_FINDER], ids=["plain", "lazy-finder"])
+def test_unpickler_loads_without_functools(tmp_path: Path, program: str) -> None:
     # -S: no site, so that no .pth file (coverage's, in a test environment) has imported
     # functools before the child's first step; treadle is found through PYTHONPATH.
     import treadle
 
     roots = os.pathsep.join(os.path.dirname(portion) for portion in treadle.__path__)
     done = subprocess.run(
-        [sys.executable, "-S", "-c", UNPICKLER],
+        [sys.executable, "-S", "-c", program],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": roots},
         capture_output=True,

@@ -338,20 +338,30 @@ def _import_unpickler_alone() -> None:
     # which functools itself re-exports from the C module _functools. The import of
     # functools brings collections, operator, keyword and reprlib with it: about 4 ms of
     # a spawned child's start on 3.10, spent on nothing the child uses. A stand-in module
-    # holding that same ``partial`` answers the one lookup; it is in sys.modules only
-    # during this import, while the new process runs no other thread, and a later
-    # ``import functools`` loads the real module. If _pickle wants more than it has, the
-    # import fails and the caller imports it the ordinary way.
+    # holding that same ``partial`` answers the one lookup. Everything else the import
+    # runs happens before the stand-in goes into sys.modules: the other modules _pickle
+    # takes objects from, and the finders (which may import anything) locating it. So
+    # only _pickle's own initialisation sees the stand-in, while the new process runs no
+    # other thread; a later ``import functools`` loads the real module. If _pickle wants
+    # more than the stand-in has, loading fails and the caller imports it the usual way.
     try:
+        import _compat_pickle  # noqa: F401
+        import _frozen_importlib  # type: ignore[import-not-found,unused-ignore]
+        import copyreg  # noqa: F401
         from _functools import partial  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - every CPython has _functools
+
+        bootstrap: Any = _frozen_importlib  # its _find_spec and _load: not in the stubs
+        spec = bootstrap._find_spec("_pickle", None)
+    except Exception:  # an unusual interpreter: the usual import follows
+        return
+    if spec is None or "functools" in sys.modules:  # a finder imported it meanwhile
         return
     stand_in = type(sys)("functools")
     stand_in.partial = partial  # type: ignore[attr-defined]
     sys.modules["functools"] = stand_in
     try:
-        import _pickle  # noqa: F401
-    except Exception:  # the ordinary import follows, in the caller
+        bootstrap._load(spec)
+    except Exception:  # the usual import follows, in the caller
         pass
     finally:
         if sys.modules.get("functools") is stand_in:
