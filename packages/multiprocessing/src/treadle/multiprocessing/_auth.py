@@ -35,6 +35,13 @@ if TYPE_CHECKING:
 
         def recv_bytes(self, maxlength: int | None = ...) -> bytes: ...
 
+    class _Connection(_Channel, Protocol):
+        """What the handshakes of Listener and Client use of a Connection."""
+
+        def _send_frames(self, *payloads: bytes) -> None: ...
+
+        def poll(self, timeout: float | None = ...) -> bool: ...
+
 
 __all__ = ["answer_challenge", "client_handshake", "deliver_challenge", "server_handshake"]
 
@@ -166,36 +173,29 @@ def answer_challenge(connection: _Channel, authkey: bytes) -> None:
     _read_verdict(connection)
 
 
-def client_handshake(connection: _Channel, authkey: bytes, *, pipelined: bool) -> None:
+def client_handshake(connection: _Connection, authkey: bytes, *, pipelined: bool) -> None:
     """Authenticate a new client connection both ways: answer the peer, then challenge it.
 
-    With *pipelined*, our challenge leaves with our answer (one write, where the
-    connection can) instead of after the peer's verdict on it. The peer reads one
-    message at a time, so it meets our challenge just after sending that verdict, as if
-    we had waited; the handshake then takes three turns between the two ends instead of
-    five. Only where a peer that refuses us and closes with our challenge unread cannot
-    make its ``#FAILURE#`` get lost (AF_UNIX): over TCP that close sends a reset, which
-    may overtake it.
+    With *pipelined*, our challenge leaves with our answer, in one write, instead of
+    after the peer's verdict on it. The peer reads one message at a time, so it meets our
+    challenge just after sending that verdict, as if we had waited; the handshake then
+    takes three turns between the two ends instead of five. Only where a peer that
+    refuses us and closes with our challenge unread cannot make its ``#FAILURE#`` get
+    lost (AF_UNIX): over TCP that close sends a reset, which may overtake it.
     """
+    if not pipelined:
+        answer_challenge(connection, authkey)
+        deliver_challenge(connection, authkey)
+        return
     key = _check_key(authkey)
     answer = _answer_to_challenge(connection, key)
-    if not pipelined:
-        connection.send_bytes(answer)
-        _read_verdict(connection)
-        deliver_challenge(connection, key)
-        return
     nonce = _new_nonce("sha256")
-    send_frames = getattr(connection, "_send_frames", None)
-    if send_frames is not None:
-        send_frames(answer, CHALLENGE + nonce)
-    else:
-        connection.send_bytes(answer)
-        connection.send_bytes(CHALLENGE + nonce)
+    connection._send_frames(answer, CHALLENGE + nonce)
     _read_verdict(connection)
     _judge_answer(connection, key, nonce)
 
 
-def server_handshake(connection: _Channel, authkey: bytes) -> None:
+def server_handshake(connection: _Connection, authkey: bytes) -> None:
     """Authenticate a newly accepted connection both ways: challenge the peer, then answer.
 
     When the peer's challenge has already arrived with its answer (a pipelining client,
@@ -204,12 +204,9 @@ def server_handshake(connection: _Channel, authkey: bytes) -> None:
     :func:`answer_challenge`.
     """
     key = _check_key(authkey)
-    nonce = _send_challenge(connection, "sha256")
-    _judge_answer(connection, key, nonce, welcome=False)
-    send_frames = getattr(connection, "_send_frames", None)
-    poll = getattr(connection, "poll", None)
-    if send_frames is not None and poll is not None and poll(0):
-        send_frames(WELCOME, _answer_to_challenge(connection, key))
+    _judge_answer(connection, key, _send_challenge(connection, "sha256"), welcome=False)
+    if connection.poll(0):
+        connection._send_frames(WELCOME, _answer_to_challenge(connection, key))
     else:
         connection.send_bytes(WELCOME)
         connection.send_bytes(_answer_to_challenge(connection, key))

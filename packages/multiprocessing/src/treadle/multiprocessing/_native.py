@@ -19,10 +19,9 @@ import atexit
 import os
 import sys
 
-# The weak references the package keeps its registries with, from the C module and the
-# small pure-Python set: the public weakref module would cost every spawned child its
-# import (WeakSet and ref are the very same classes it exports).
-from _weakref import ref as WeakRef
+# The weak set the package keeps its registry of process objects in, from the small
+# pure-Python module: the public weakref module would cost every spawned child its
+# import (WeakSet is the very class it exports).
 from _weakrefset import WeakSet
 
 # Annotations only: importing typing would cost every spawned child several ms.
@@ -36,7 +35,6 @@ __all__ = [
     "OS_FORK_WARNS",
     "PLATFORM",
     "VERSION",
-    "WeakRef",
     "WeakSet",
     "allocate_lock",
     "bytecode_magic",

@@ -166,9 +166,9 @@ def get_preparation_data(name: str) -> dict[str, Any]:
     return data
 
 
-# The parent's main script, compiled once for all its children: {(path, mtime_ns, size):
-# marshalled code}, the latest only.
-_main_code_cache: dict[tuple[str, int, int], bytes] = {}
+# The parent's main script, compiled once for all its children: ((path, mtime_ns, size),
+# marshalled code) of the latest compiled.
+_main_code_cache: tuple[tuple[str, int, int], bytes] | None = None
 _MAIN_CODE_LIMIT = 1 << 20  # bytes of source; a larger script is compiled by each child
 
 
@@ -180,6 +180,7 @@ def _compiled_main(path: str) -> tuple[bytes | None, int, int, int, bytes] | Non
     The child uses it only if its bytecode magic and optimisation level are the parent's
     and the file's modification time and size are those compiled here.
     """
+    global _main_code_cache
     if not path.endswith(".py"):
         return None
     try:
@@ -187,13 +188,12 @@ def _compiled_main(path: str) -> tuple[bytes | None, int, int, int, bytes] | Non
         if stat.st_size > _MAIN_CODE_LIMIT:
             return None
         key = (path, stat.st_mtime_ns, stat.st_size)
-        blob = _main_code_cache.get(key)
-        if blob is None:
-            blob = _compile_to_bytes(path, stat.st_size)
-            if blob is None:
+        if _main_code_cache is None or _main_code_cache[0] != key:
+            compiled = _compile_to_bytes(path, stat.st_size)
+            if compiled is None:
                 return None
-            _main_code_cache.clear()
-            _main_code_cache[key] = blob
+            _main_code_cache = (key, compiled)
+        blob = _main_code_cache[1]
     except OSError:
         return None
     return (_native.bytecode_magic(), sys.flags.optimize, stat.st_mtime_ns, stat.st_size, blob)
@@ -400,7 +400,7 @@ def import_main_path(main_path: str, compiled: Any = None) -> None:
         _install_main(module)
         return
     # A plain script: compile and run it in a fresh module, without importing runpy.
-    code = _reuse_main_code(main_path, compiled) if compiled is not None else None
+    code = _reuse_main_code(main_path, compiled)
     if code is None:
         with open(main_path, "rb") as source:
             # dont_inherit: this module's own __future__ imports are not the script's.
